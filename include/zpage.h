@@ -1,0 +1,225 @@
+/*
+ * zpage: what a Linux program needs beyond Zephyr's <sys/mem_manage.h>:
+ * start-up and configuration, threads, the user-space notions of "IRQs
+ * locked" and "ISR", physical memory, and the library's own counters.
+ *
+ * Configuration (environment, read at start-up; zpage_init() sets the same
+ * from code). Invalid values are refused with a message naming the variable.
+ *
+ *   ZPAGE_FRAMES          page frames in the pool (default 1024 = 4 MiB)
+ *   ZPAGE_EVICTION        eviction algorithm: nru (default), fifo
+ *   ZPAGE_BACKING_STORE   backing store: ram (default), ram:backed
+ *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
+ *                         suffix, 0 = unlimited (default)
+ *   ZPAGE_VM_SIZE         size of the library's virtual region (default 256G)
+ *   ZPAGE_HANDLERS        fault-handler threads (default 2)
+ *   ZPAGE_NRU_PERIOD_MS   accessed-bit clearing period of nru (default 100)
+ *   ZPAGE_DEBUG           1: print why calls fail and what start-up chose
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ZPAGE_H
+#define ZPAGE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mem_manage.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options for zpage_init(). Zero / NULL fields take the environment value,
+ *  or the default. */
+struct zpage_config {
+	size_t frames;             /**< page frames in the pool */
+	const char *eviction;      /**< built-in eviction algorithm name */
+	const char *backing_store; /**< built-in store: "ram" or "ram:backed" */
+	size_t store_limit;        /**< bytes; 0 = environment or unlimited */
+	size_t vm_size;            /**< bytes of virtual space to reserve */
+	unsigned handlers;         /**< fault-handler threads */
+	unsigned nru_period_ms;    /**< nru clearing period */
+};
+
+/**
+ * Start the library with explicit options. Optional: the first API call
+ * starts it from the environment otherwise.
+ *
+ * @param config options, or NULL for environment and defaults
+ * @retval 0 started
+ * @retval -EALREADY already started (options not applied)
+ * @retval -EINVAL an option or environment variable is invalid (message)
+ * @retval -ENOSYS demand paging is impossible in this process (message says
+ *         why: no userfaultfd, or not the features needed)
+ * @retval -ENOMEM memory for the frame pool or tables could not be reserved
+ */
+int zpage_init(const struct zpage_config *config);
+
+/**
+ * Stop the library: every mapping, frame and store location is released and
+ * the fault-handler threads end. No other thread may use library memory
+ * during or after the call. A later call starts the library again.
+ */
+void zpage_shutdown(void);
+
+/** How page faults reach the library in this process. */
+enum zpage_fault_mode {
+	ZPAGE_MODE_NONE = 0,      /**< not started */
+	ZPAGE_MODE_UFFD,          /**< userfaultfd: all faults, also those
+	                               the kernel takes inside system calls */
+	ZPAGE_MODE_UFFD_USER,     /**< user-mode-only userfaultfd (unprivileged
+	                               process): a system call that touches a
+	                               non-resident page fails with EFAULT;
+	                               k_mem_page_in()/k_mem_pin() it first */
+};
+
+/** Facts about the running library. */
+struct zpage_info {
+	enum zpage_fault_mode mode;
+	bool write_tracking;   /**< clean pages are detected (write-protect) */
+	bool access_tracking;  /**< accessed bits are sampled (minor faults) */
+	size_t frames;         /**< page frames in the pool */
+	size_t page_size;
+	void *vm_base;         /**< start of the virtual region */
+	size_t vm_size;
+	const char *eviction;  /**< selected built-in algorithm */
+	const char *backing_store;
+};
+
+/** Fill @p info; returns 0, or -errno if the library cannot start. */
+int zpage_info_get(struct zpage_info *info);
+
+/** Counters beyond Zephyr's statistics. */
+struct zpage_counters {
+	unsigned long zero_fills;     /**< faults served with a zero page */
+	unsigned long store_loads;    /**< faults and page-ins from the store */
+	unsigned long access_faults;  /**< minor faults taken to sample
+	                                   accessed bits (not in cnt) */
+	unsigned long write_faults;   /**< write-protect faults taken to track
+	                                   dirty pages (not in cnt) */
+	unsigned long evictions;      /**< clean + dirty */
+	unsigned long page_outs;      /**< store page_out calls */
+	unsigned long page_ins;       /**< store page_in calls */
+	unsigned long pinned_frames;  /**< frames pinned now */
+	unsigned long fatal_faults;   /**< faults answered with SIGBUS */
+};
+
+void zpage_counters_get(struct zpage_counters *counters);
+
+/**
+ * Bounds (in ns) of the three timing histograms. The default spreads the
+ * costs measured on a small VM: 250 ns .. 64 us in powers of two.
+ * @p bounds holds NUM_BINS - 1 increasing values (the last bin is open).
+ * which: 0 eviction, 1 page-in, 2 page-out.
+ * @retval 0 set (counts reset), -EINVAL bounds not increasing or bad which
+ */
+int zpage_histogram_bounds_set(int which, const unsigned long *bounds);
+
+/* ---- Threads ---------------------------------------------------------- */
+
+/** The library's per-thread record (statistics, irq-lock and ISR state). */
+struct k_thread;
+typedef struct k_thread *k_tid_t;
+
+/** The calling thread's record, created on first use (NULL only if memory
+ *  for it cannot be found). Records outlive their threads; a new thread may
+ *  reuse the record of one that has exited. */
+k_tid_t k_current_get(void);
+
+/* ---- "IRQs locked" and "ISR" ----------------------------------------- */
+
+/**
+ * Lock "interrupts" for the calling thread: block every signal that can be
+ * blocked. Nests; returns a key for zpage_irq_unlock(). Faults taken while
+ * locked count as irq_locked. It does not exclude other threads.
+ */
+unsigned int zpage_irq_lock(void);
+void zpage_irq_unlock(unsigned int key);
+
+/**
+ * Install a signal handler that runs as an "ISR": while it runs,
+ * k_is_in_isr() is true and faults count as in_isr. Same contract as
+ * sigaction(2).
+ */
+int zpage_sigaction(int signum, const struct sigaction *act,
+		    struct sigaction *oldact);
+
+/** Mark the start / end of ISR context by hand (nests). */
+void zpage_isr_enter(void);
+void zpage_isr_exit(void);
+
+/** Whether the calling thread runs in ISR context. */
+bool k_is_in_isr(void);
+
+#ifndef ZPAGE_NO_ZEPHYR_NAMES
+#define irq_lock() zpage_irq_lock()
+#define irq_unlock(key) zpage_irq_unlock(key)
+#endif
+
+/* ---- Physical memory ------------------------------------------------- */
+
+/**
+ * Take physically contiguous page frames out of the pool, pinned, in the
+ * permanent mapping of RAM: for such memory z_mem_phys_addr() and
+ * z_mem_virt_addr() round-trip and z_phys_map() makes a second mapping.
+ *
+ * @param size bytes, rounded up to whole pages
+ * @return the address in the permanent mapping, or NULL if no run of frames
+ *         of that length can be freed
+ */
+void *zpage_ram_alloc(size_t size);
+
+/** Give memory from zpage_ram_alloc() back to the pool (contents lost). */
+void zpage_ram_free(void *addr, size_t size);
+
+/**
+ * Make a file (a device node, a shared-memory object ...) physical memory at
+ * [phys, phys + size), for z_phys_map(). phys and size must be page-aligned
+ * and the range must not overlap RAM or another registered range. The
+ * library keeps its own duplicate of @p fd.
+ *
+ * @retval 0 registered; -EINVAL bad range or overlap; -EBADF bad fd;
+ *         -ENOSPC too many ranges
+ */
+int zpage_phys_register(uintptr_t phys, size_t size, int fd, uint64_t offset);
+
+/* ---- Time and timers (Zephyr names) ---------------------------------- */
+
+/** Milliseconds since the library started. */
+int64_t k_uptime_get(void);
+
+typedef struct {
+	int64_t ns;
+} k_timeout_t;
+#define K_NSEC(n) ((k_timeout_t){ (int64_t)(n) })
+#define K_USEC(n) ((k_timeout_t){ (int64_t)(n) * 1000 })
+#define K_MSEC(n) ((k_timeout_t){ (int64_t)(n) * 1000000 })
+#define K_NO_WAIT ((k_timeout_t){ 0 })
+#define K_FOREVER ((k_timeout_t){ -1 })
+
+struct k_timer;
+typedef void (*k_timer_expiry_t)(struct k_timer *timer);
+typedef void (*k_timer_stop_t)(struct k_timer *timer);
+
+/** A periodic or one-shot timer; its expiry function runs on a thread of
+ *  its own (the user-space "timer ISR"), with k_is_in_isr() true. */
+struct k_timer {
+	k_timer_expiry_t expiry_fn;
+	k_timer_stop_t stop_fn;
+	void *user_data;
+	void *impl; /* library-private */
+};
+
+void k_timer_init(struct k_timer *timer, k_timer_expiry_t expiry_fn,
+		  k_timer_stop_t stop_fn);
+void k_timer_start(struct k_timer *timer, k_timeout_t duration,
+		   k_timeout_t period);
+void k_timer_stop(struct k_timer *timer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZPAGE_H */

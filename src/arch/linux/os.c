@@ -1,0 +1,227 @@
+/*
+ * Linux port: threads, time, waiting on words (futex), signals and output.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linux.h"
+
+void lx_error(const char *fmt, ...)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "zpage: error: ");
+	va_list ap;
+
+	va_start(ap, fmt);
+	int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	size_t len = (size_t)n + (m > 0 ? (size_t)m : 0);
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	buf[len++] = '\n';
+	zp_port_print(buf, len);
+}
+
+int zp_port_thread_start(void **handle, zp_thread_fn fn, void *arg)
+{
+	pthread_t *t = malloc(sizeof(*t));
+	sigset_t all, old;
+
+	if (t == NULL)
+		return -ENOMEM;
+	/* The new thread inherits this mask: no signal is ever run on it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		free(t);
+		return -r;
+	}
+	*handle = t;
+	return 0;
+}
+
+void zp_port_thread_join(void *handle)
+{
+	pthread_t *t = handle;
+
+	pthread_join(*t, NULL);
+	free(t);
+}
+
+long zp_port_tid(void)
+{
+	return (long)gettid();
+}
+
+uint64_t zp_port_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long futex(uint32_t *word, int op, uint32_t val,
+		  const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+void zp_port_wait(uint32_t *word, uint32_t expected)
+{
+	futex(word, FUTEX_WAIT_PRIVATE, expected, NULL);
+}
+
+void zp_port_sleep_on(uint32_t *word, uint32_t expected, int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000,
+			       .tv_nsec = ns % 1000000000 };
+	futex(word, FUTEX_WAIT_PRIVATE, expected, &ts);
+}
+
+void zp_port_wake_all(uint32_t *word)
+{
+	futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+void zp_port_yield(void)
+{
+	sched_yield();
+}
+
+void zp_port_print(const char *msg, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, msg, len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		msg += n;
+		len -= (size_t)n;
+	}
+}
+
+_Noreturn void zp_port_abort(void)
+{
+	abort();
+}
+
+unsigned zp_port_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+void zp_port_atfork(void (*child)(void))
+{
+	pthread_atfork(NULL, NULL, child);
+}
+
+/* ---- "IRQ lock": blocking signals --------------------------------------- */
+
+static _Thread_local sigset_t saved_mask;
+
+void zp_port_signals_block(void)
+{
+	sigset_t all;
+
+	/* Synchronous signals (a bad access, a failed page-in) stay open:
+	 * blocking them would turn them into a silent kill. */
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, &saved_mask);
+}
+
+void zp_port_signals_restore(void)
+{
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+}
+
+/* ---- "ISR" signal handlers ---------------------------------------------- */
+
+static struct sigaction user_actions[_NSIG];
+
+static void trampoline(int sig, siginfo_t *info, void *uc)
+{
+	const struct sigaction *a = &user_actions[sig];
+
+	zp_isr_enter();
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, info, uc);
+	else
+		a->sa_handler(sig);
+	zp_isr_exit();
+}
+
+int zp_port_sigaction(int signum, const struct sigaction *act,
+		      struct sigaction *oldact)
+{
+	if (signum <= 0 || signum >= _NSIG) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct sigaction prev = user_actions[signum];
+	struct sigaction kernel_old;
+
+	if (act == NULL || act->sa_handler == SIG_DFL ||
+	    act->sa_handler == SIG_IGN) {
+		int r = sigaction(signum, act, &kernel_old);
+		if (r == 0 && oldact != NULL)
+			*oldact = (kernel_old.sa_flags & SA_SIGINFO) &&
+					  kernel_old.sa_sigaction == trampoline
+				  ? prev
+				  : kernel_old;
+		return r;
+	}
+	struct sigaction wrapped = *act;
+	wrapped.sa_flags |= SA_SIGINFO;
+	wrapped.sa_sigaction = trampoline;
+	user_actions[signum] = *act;
+	int r = sigaction(signum, &wrapped, &kernel_old);
+	if (r != 0) {
+		user_actions[signum] = prev;
+		return r;
+	}
+	if (oldact != NULL)
+		*oldact = (kernel_old.sa_flags & SA_SIGINFO) &&
+				  kernel_old.sa_sigaction == trampoline
+			  ? prev
+			  : kernel_old;
+	return 0;
+}
+
+/* ---- Thread exit --------------------------------------------------------- */
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void exit_key_create(void)
+{
+	pthread_key_create(&exit_key, zp_thread_exited);
+}
+
+void zp_port_thread_exit_notify(void *record)
+{
+	pthread_once(&exit_once, exit_key_create);
+	pthread_setspecific(exit_key, record);
+}

@@ -1,0 +1,297 @@
+/*
+ * The region and the page operations of the port contract.
+ *
+ * Costs measured on the 2-vCPU VM (us): UFFDIO_COPY 2.8-3.4, UFFDIO_CONTINUE
+ * 2.0, MADV_DONTNEED of one page 8 (a TLB flush), process_madvise over
+ * scattered pages 0.8-5 per page, pread of a page 2.1, punching an unmapped
+ * page 3.7 (10.5 if still mapped: zap before discarding).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "linux.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+struct lx_state lx = { .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+
+static const uint8_t zero_page[LX_PAGE] __attribute__((aligned(LX_PAGE)));
+
+static off_t offset_of(const uint8_t *addr)
+{
+	return (off_t)(addr - lx.base);
+}
+
+static int os_prot(int prot)
+{
+	return ((prot & ZP_PROT_READ) ? PROT_READ : 0) |
+	       ((prot & ZP_PROT_WRITE) ? PROT_WRITE : 0) |
+	       ((prot & ZP_PROT_EXEC) ? PROT_EXEC : 0);
+}
+
+static int create_memfd(size_t size)
+{
+	/* MFD_EXEC keeps K_MEM_PERM_EXEC working where vm.memfd_noexec would
+	 * seal new memfds against execution; older kernels reject the flag. */
+	int fd = memfd_create("zpage", MFD_CLOEXEC | MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("zpage", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void release_all(void)
+{
+	if (lx.base != NULL)
+		munmap(lx.base, lx.size);
+	if (lx.uffd >= 0)
+		close(lx.uffd);
+	if (lx.memfd >= 0)
+		close(lx.memfd);
+	if (lx.pidfd >= 0)
+		close(lx.pidfd);
+	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+}
+
+int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	int r = lx_uffd_open(info);
+	if (r != 0)
+		return r;
+	r = create_memfd(p->vm_size);
+	if (r < 0) {
+		lx_error("cannot create the memory object (%s)", strerror(-r));
+		release_all();
+		return r;
+	}
+	lx.memfd = r;
+	void *base = mmap(NULL, p->vm_size, PROT_NONE, MAP_SHARED | MAP_NORESERVE,
+			  lx.memfd, 0);
+	if (base == MAP_FAILED) {
+		r = -errno;
+		lx_error("cannot reserve %zu bytes of address space (%s)",
+			 p->vm_size, strerror(errno));
+		release_all();
+		return r;
+	}
+	lx.base = base;
+	lx.size = p->vm_size;
+	lx.ram = p->ram_size;
+	lx.wanted_handlers = p->handlers > LX_MAX_HANDLERS ? LX_MAX_HANDLERS
+							   : p->handlers;
+	/* A forked child gets no copy: touching library memory there is a
+	 * clean SIGSEGV instead of silently reading zeros. */
+	madvise(lx.base, lx.size, MADV_DONTFORK);
+	if (mprotect(lx.base, lx.ram, PROT_READ | PROT_WRITE) != 0 ||
+	    (r = lx_register(lx.base + lx.ram, lx.size - lx.ram)) != 0) {
+		if (r == 0)
+			r = -errno;
+		lx_error("cannot set up demand paging on the region (%s)",
+			 strerror(-r));
+		release_all();
+		return r == -ENOSYS ? r : -ENOSYS;
+	}
+	lx.pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	info->base = lx.base;
+	return 0;
+}
+
+void zp_port_shutdown(void)
+{
+	lx_handlers_stop();
+	release_all();
+}
+
+void zp_port_forget(void)
+{
+	/* In a forked child: the descriptors are copies; close them. */
+	if (lx.uffd >= 0)
+		close(lx.uffd);
+	if (lx.memfd >= 0)
+		close(lx.memfd);
+	if (lx.pidfd >= 0)
+		close(lx.pidfd);
+	if (lx.stop_fd >= 0)
+		close(lx.stop_fd);
+	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+}
+
+void *zp_port_table_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void zp_port_table_free(void *p, size_t bytes)
+{
+	if (p != NULL)
+		munmap(p, bytes);
+}
+
+int zp_port_protect(uint8_t *addr, size_t len, int prot)
+{
+	return mprotect(addr, len, os_prot(prot)) == 0 ? 0 : -errno;
+}
+
+int zp_port_map_phys(uint8_t *addr, size_t len, int prot, int handle,
+		     uint64_t offset)
+{
+	int fd = handle >= 0 ? handle : lx.memfd;
+	void *p = mmap(addr, len, os_prot(prot), MAP_SHARED | MAP_FIXED, fd,
+		       (off_t)offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(addr, len, MADV_DONTFORK);
+	return 0;
+}
+
+int zp_port_unmap_phys(uint8_t *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_NONE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+		       lx.memfd, offset_of(addr));
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(addr, len, MADV_DONTFORK);
+	return lx_register(addr, len);
+}
+
+int zp_port_dup_handle(int fd)
+{
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return h >= 0 ? h : -EBADF;
+}
+
+void zp_port_close_handle(int handle)
+{
+	close(handle);
+}
+
+int zp_port_fill(uint8_t *addr, const void *src, bool wp)
+{
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)addr,
+		.src = (uintptr_t)(src != NULL ? src : zero_page),
+		.len = LX_PAGE,
+		.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+	};
+	while (ioctl(lx.uffd, UFFDIO_COPY, &c) != 0) {
+		if (errno == EEXIST)
+			return -EEXIST;
+		if (errno != EAGAIN)
+			return -errno;
+		c.copy = 0; /* the address space changed under us: retry */
+	}
+	return 0;
+}
+
+int zp_port_remap(uint8_t *addr, bool wp)
+{
+	struct uffdio_continue c = {
+		.range = { .start = (uintptr_t)addr, .len = LX_PAGE },
+		.mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0,
+	};
+	while (ioctl(lx.uffd, UFFDIO_CONTINUE, &c) != 0) {
+		if (errno == EEXIST)
+			return zp_port_wake(addr);
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return 0;
+}
+
+int zp_port_wake(uint8_t *addr)
+{
+	struct uffdio_range r = { .start = (uintptr_t)addr, .len = LX_PAGE };
+	return ioctl(lx.uffd, UFFDIO_WAKE, &r) == 0 ? 0 : -errno;
+}
+
+int zp_port_set_wp(uint8_t *addr, bool on)
+{
+	struct uffdio_writeprotect w = {
+		.range = { .start = (uintptr_t)addr, .len = LX_PAGE },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+	while (ioctl(lx.uffd, UFFDIO_WRITEPROTECT, &w) != 0) {
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return 0;
+}
+
+int zp_port_zap(uint8_t *const *addrs, size_t n)
+{
+	if (n > 1 && lx.pidfd >= 0) {
+		struct iovec iov[512];
+		size_t done = 0;
+		while (done < n) {
+			size_t k = n - done;
+			if (k > sizeof(iov) / sizeof(iov[0]))
+				k = sizeof(iov) / sizeof(iov[0]);
+			for (size_t i = 0; i < k; i++)
+				iov[i] = (struct iovec){ addrs[done + i], LX_PAGE };
+			long r = syscall(SYS_process_madvise, lx.pidfd, iov, k,
+					 MADV_DONTNEED, 0);
+			if (r != (long)(k * LX_PAGE))
+				break; /* not supported here: one by one */
+			done += k;
+		}
+		if (done == n)
+			return 0;
+		addrs += done;
+		n -= done;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (madvise(addrs[i], LX_PAGE, MADV_DONTNEED) != 0)
+			return -errno;
+	return 0;
+}
+
+int zp_port_read(uint8_t *addr, void *dst)
+{
+	ssize_t n = pread(lx.memfd, dst, LX_PAGE, offset_of(addr));
+	return n == LX_PAGE ? 0 : -EIO;
+}
+
+int zp_port_discard(uint8_t *addr, size_t len)
+{
+	if (fallocate(lx.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      offset_of(addr), (off_t)len) != 0)
+		return -errno;
+	return 0;
+}
+
+bool zp_port_has_contents(uint8_t *addr)
+{
+	unsigned char v = 0;
+	return mincore(addr, LX_PAGE, &v) == 0 && (v & 1);
+}
+
+void zp_port_fault_fail(long tid, uint8_t *addr)
+{
+	if (tid <= 0) {
+		lx_error("the faulting thread is unknown: stopping the process");
+		zp_port_abort();
+	}
+	syscall(SYS_tgkill, getpid(), (pid_t)tid, SIGBUS);
+	zp_port_wake(addr);
+}

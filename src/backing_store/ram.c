@@ -1,0 +1,161 @@
+/*
+ * RAM backing store: pages kept in memory allocated in chunks as the store
+ * grows, up to ZPAGE_STORE_LIMIT. The trade-off is the one of Zephyr's RAM
+ * store: simple and fast, and the pages still use the host's memory, so it
+ * exists to develop and measure paging, not to save memory.
+ *
+ * Two modes:
+ *   ram         like Zephyr's: a page's location is freed when it is paged
+ *               in, so every eviction writes the page out (no clean copies,
+ *               no write tracking, store size = pages that are out).
+ *   ram:backed  a paged-in page keeps its location and the frame is marked
+ *               Z_PAGE_FRAME_BACKED: evicting a page that was not written
+ *               since costs no copy (the library write-protects such pages
+ *               to notice the first write).
+ *
+ * Location tokens are slot * page size. One free slot is kept for page
+ * faults: a request that is not for a fault gets -ENOMEM when only that one
+ * is left.
+ */
+#include <stdlib.h>
+
+#include "../core/internal.h"
+
+#define CHUNK_PAGES 256
+
+static uint8_t **chunks;
+static size_t nchunks;
+static uint32_t *free_slots; /* stack of free slot numbers */
+static size_t nfree, free_cap;
+static size_t nslots;        /* slots that exist (in chunks) */
+static size_t used;          /* slots holding a location */
+static size_t limit;         /* most slots, 0 = unlimited */
+static bool keep_clean;
+static uintptr_t *frame_slot_location; /* location of BACKED frames */
+
+static int ram_configure(const char *arg, size_t limit_pages)
+{
+	if (arg != NULL && strcmp(arg, "backed") != 0) {
+		zp_error("ZPAGE_BACKING_STORE=ram:%s: the only option of the ram "
+			 "store is 'backed'", arg);
+		return -EINVAL;
+	}
+	keep_clean = arg != NULL;
+	limit = limit_pages;
+	return 0;
+}
+
+static void ram_fini(void)
+{
+	for (size_t i = 0; i < nchunks; i++)
+		free(chunks[i]);
+	free(chunks);
+	free(free_slots);
+	free(frame_slot_location);
+	chunks = NULL;
+	free_slots = NULL;
+	frame_slot_location = NULL;
+	nchunks = nfree = free_cap = nslots = used = 0;
+}
+
+static void ram_init(void)
+{
+	ram_fini();
+	frame_slot_location = calloc(Z_NUM_PAGE_FRAMES, sizeof(uintptr_t));
+	if (frame_slot_location == NULL)
+		zp_fatal("ram store: out of memory");
+}
+
+static uint8_t *slot_addr(uintptr_t location)
+{
+	size_t slot = location / ZP_PAGE_SIZE;
+
+	return chunks[slot / CHUNK_PAGES] + (slot % CHUNK_PAGES) * ZP_PAGE_SIZE;
+}
+
+/* Add a chunk of slots to the free stack; false if memory is short. */
+static bool grow(void)
+{
+	size_t add = CHUNK_PAGES;
+	uint8_t **c = realloc(chunks, (nchunks + 1) * sizeof(*chunks));
+	if (c == NULL)
+		return false;
+	chunks = c;
+	/* Every slot may be free at once. */
+	if (free_cap < nslots + add) {
+		uint32_t *fs = realloc(free_slots, (nslots + add) * sizeof(*fs));
+		if (fs == NULL)
+			return false;
+		free_slots = fs;
+		free_cap = nslots + add;
+	}
+	chunks[nchunks] = malloc((size_t)CHUNK_PAGES * ZP_PAGE_SIZE);
+	if (chunks[nchunks] == NULL)
+		return false;
+	nchunks++;
+	for (size_t i = add; i-- > 0;)
+		free_slots[nfree++] = (uint32_t)(nslots + i);
+	nslots += add;
+	return true;
+}
+
+/* Locations that may still be handed out. */
+static size_t available(void)
+{
+	return limit == 0 ? SIZE_MAX : limit - used;
+}
+
+static int ram_location_get(struct z_page_frame *pf, uintptr_t *location,
+			    bool page_fault)
+{
+	if (z_page_frame_is_backed(pf)) {
+		*location = frame_slot_location[z_page_frame_index(pf)];
+		return 0;
+	}
+	size_t avail = available();
+	if (avail == 0 || (!page_fault && avail == 1))
+		return -ENOMEM;
+	if (nfree == 0 && !grow())
+		return -ENOMEM;
+	used++;
+	*location = (uintptr_t)free_slots[--nfree] * ZP_PAGE_SIZE;
+	return 0;
+}
+
+static void ram_location_free(uintptr_t location)
+{
+	used--;
+	free_slots[nfree++] = (uint32_t)(location / ZP_PAGE_SIZE);
+}
+
+static void ram_page_out(uintptr_t location)
+{
+	memcpy(slot_addr(location), Z_SCRATCH_PAGE, ZP_PAGE_SIZE);
+}
+
+static void ram_page_in(uintptr_t location)
+{
+	memcpy(Z_SCRATCH_PAGE, slot_addr(location), ZP_PAGE_SIZE);
+}
+
+static void ram_page_finalize(struct z_page_frame *pf, uintptr_t location)
+{
+	if (keep_clean) {
+		frame_slot_location[z_page_frame_index(pf)] = location;
+		z_page_frame_set(pf, Z_PAGE_FRAME_BACKED);
+	} else {
+		ram_location_free(location);
+	}
+}
+
+const struct zp_store_ops zp_store_ram = {
+	.name = "ram",
+	.configure = ram_configure,
+	.init = ram_init,
+	.location_get = ram_location_get,
+	.location_free = ram_location_free,
+	.page_out = ram_page_out,
+	.page_in = ram_page_in,
+	.page_finalize = ram_page_finalize,
+	.fini = ram_fini,
+};

@@ -1,0 +1,85 @@
+/*
+ * The fault path: what happens when a thread touches a page that is not
+ * mapped in. Runs on a fault-handler thread, on behalf of the faulting thread
+ * (tid), holding only the faulting page's lock.
+ *
+ *   state     fault            action
+ *   ZERO/OUT  any              load into a frame: a demand-paging fault
+ *   RESIDENT  page zapped      map it back (accessed-bit sampling)
+ *   RESIDENT  write-protected  unprotect, mark dirty (write tracking)
+ *   RESIDENT  otherwise        already served: wake the thread
+ *   other     any              unmapped meanwhile: wake, the retry faults
+ *                              fatally (SIGSEGV)
+ */
+#include "internal.h"
+
+static const char *why(int r)
+{
+	switch (r) {
+	case -EDEADLK: return "every page frame is pinned";
+	case -ENOMEM: return "the backing store is full, even its fault reserve";
+	case -EAGAIN: return "the eviction algorithm finds no frame to evict";
+	default: return "unexpected error";
+	}
+}
+
+static ZP_NOINLINE void fault_failed(uint8_t *addr, long tid, size_t nframes,
+				     int r)
+{
+	zp_count(fatal_faults);
+	zp_error("page fault at %p by thread %ld cannot be served: %s "
+		 "(%zu frames, %zu pinned); sending SIGBUS", (void *)addr, tid,
+		 why(r), nframes, atomic_load(&zp.pinned_count));
+	zp_port_fault_fail(tid, addr);
+}
+
+void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
+{
+	size_t idx = zp_page_index(addr);
+
+	(void)write;
+	if (zp_unlikely(idx == SIZE_MAX)) {
+		zp_port_wake(addr);
+		return;
+	}
+	zp_pte_t pte = zp_page_lock(idx);
+	int r;
+
+	switch (pte_state(pte)) {
+	case PS_ZERO:
+	case PS_OUT: {
+		struct k_thread *t = zp_thread_by_tid(tid);
+		r = zp_page_in_locked(idx, &pte, t, true);
+		if (zp_unlikely(r != 0)) {
+			zp_page_unlock(idx, pte);
+			fault_failed(addr, tid, zp.nframes, r);
+			return;
+		}
+		zp_stats_fault(t);
+		break;
+	}
+	case PS_RESIDENT:
+		if (pte & PTE_ZAPPED) {
+			r = zp_port_remap(addr, (pte & PTE_WP) != 0);
+			if (r != 0)
+				zp_fatal("cannot map page %p back (error %d)",
+					 (void *)addr, r);
+			pte = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
+			zp_count(access_faults);
+		} else if (kind == ZP_FAULT_WP && (pte & PTE_WP)) {
+			r = zp_port_set_wp(addr, false);
+			if (r != 0)
+				zp_fatal("cannot unprotect page %p (error %d)",
+					 (void *)addr, r);
+			pte = (pte & ~PTE_WP) | PTE_DIRTY | PTE_ACCESSED;
+			zp_count(write_faults);
+		} else {
+			zp_port_wake(addr);
+		}
+		break;
+	default:
+		zp_port_wake(addr);
+		break;
+	}
+	zp_page_unlock(idx, pte);
+}

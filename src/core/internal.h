@@ -1,0 +1,358 @@
+/*
+ * zpage core: internal types and cross-file functions, grouped by the file
+ * that defines them.
+ *
+ * Main types:
+ *   zp_pte_t          one word per virtual page of the region: lock bit,
+ *                     state, sampled bits, frame index or store location
+ *   struct zp_state   the single library instance (zp)
+ *   struct k_thread   per-thread record (statistics, irq/ISR state)
+ *
+ * Locking, in the order they may be taken:
+ *   1. one page lock, blocking (the page the operation is about)
+ *   2. zp.evict_lock (serialises eviction selection)
+ *   3. further page locks, only with trylock (victims, zap batches)
+ *   4. zp.store_lock (serialises backing-store calls), held for no more than
+ *      one store call and never while waiting for anything else
+ * zp.vm_lock (address-space bookkeeping) is never held with a page lock
+ * waited for. No lock is held across a wait for another thread's fault.
+ */
+#ifndef ZPAGE_INTERNAL_H
+#define ZPAGE_INTERNAL_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <mmu.h>
+#include <sys/mem_manage.h>
+#include <zpage.h>
+
+#include "../arch/arch.h"
+
+#define ZP_PAGE_SIZE CONFIG_MMU_PAGE_SIZE
+#define ZP_PAGE_SHIFT 12
+#define ZP_NUM_BINS CONFIG_DEMAND_PAGING_TIMING_HISTOGRAM_NUM_BINS
+
+#define zp_likely(x) __builtin_expect(!!(x), 1)
+#define zp_unlikely(x) __builtin_expect(!!(x), 0)
+#define ZP_NOINLINE __attribute__((noinline))
+#define ZP_HIDDEN __attribute__((visibility("hidden")))
+
+#if defined(__x86_64__) || defined(__i386__)
+#define zp_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define zp_cpu_relax() __asm__ volatile("yield")
+#else
+#define zp_cpu_relax() ((void)0)
+#endif
+
+/* ---- Page table words ------------------------------------------------- */
+
+/*
+ * zp_pte_t layout (one per page of the region, the RAM window included):
+ *
+ *   63 ........................ 12 | 11..10 | 9 8 7 6 5 | 4 3 2 | 1 0
+ *   frame index (RESIDENT) or       unused    Z W P D A   state   W L
+ *   store location (OUT)                                          (waiters,
+ *                                                                  lock)
+ * The low 32 bits double as the futex word that lock waiters sleep on.
+ */
+typedef uint64_t zp_pte_t;
+
+#define PTE_LOCK ((zp_pte_t)1 << 0)     /* page lock held */
+#define PTE_WAITERS ((zp_pte_t)1 << 1)  /* someone sleeps on the lock */
+#define PTE_STATE_SHIFT 2
+#define PTE_STATE_MASK ((zp_pte_t)7 << PTE_STATE_SHIFT)
+#define PTE_ACCESSED ((zp_pte_t)1 << 5) /* touched since last clearing */
+#define PTE_DIRTY ((zp_pte_t)1 << 6)    /* differs from / absent in store */
+#define PTE_WP ((zp_pte_t)1 << 7)       /* mapped write-protected */
+#define PTE_WRITABLE ((zp_pte_t)1 << 8) /* the mapping allows writes */
+#define PTE_ZAPPED ((zp_pte_t)1 << 9)   /* contents kept, not mapped */
+#define PTE_PAYLOAD_MASK (~(zp_pte_t)(ZP_PAGE_SIZE - 1))
+
+enum zp_page_state {
+	PS_NONE = 0,     /* not part of a mapping (free space, guard page) */
+	PS_ZERO = 1,     /* mapped, never loaded: first touch zero-fills */
+	PS_RESIDENT = 2, /* in a frame; payload = frame index */
+	PS_OUT = 3,      /* paged out; payload = store location */
+	PS_PHYS = 4,     /* a z_phys_map() window: never paged */
+	PS_RAM = 5,      /* permanent RAM mapping page taken by ram_alloc */
+};
+
+static inline enum zp_page_state pte_state(zp_pte_t pte)
+{
+	return (enum zp_page_state)((pte & PTE_STATE_MASK) >> PTE_STATE_SHIFT);
+}
+
+static inline zp_pte_t pte_with_state(zp_pte_t pte, enum zp_page_state s)
+{
+	return (pte & ~PTE_STATE_MASK) | ((zp_pte_t)s << PTE_STATE_SHIFT);
+}
+
+static inline size_t pte_frame(zp_pte_t pte)
+{
+	return (size_t)(pte >> ZP_PAGE_SHIFT);
+}
+
+static inline uintptr_t pte_location(zp_pte_t pte)
+{
+	return (uintptr_t)(pte & PTE_PAYLOAD_MASK);
+}
+
+/* Resident in frame f; keeps the writable bit of the old word. */
+static inline zp_pte_t pte_resident(zp_pte_t old, size_t f, zp_pte_t bits)
+{
+	return ((zp_pte_t)f << ZP_PAGE_SHIFT) | (old & PTE_WRITABLE) | bits |
+	       ((zp_pte_t)PS_RESIDENT << PTE_STATE_SHIFT);
+}
+
+static inline zp_pte_t pte_out(zp_pte_t old, uintptr_t location)
+{
+	return (zp_pte_t)location | (old & PTE_WRITABLE) |
+	       ((zp_pte_t)PS_OUT << PTE_STATE_SHIFT);
+}
+
+/* ---- Locks ------------------------------------------------------------- */
+
+/* A small sleeping lock on a 32-bit word (0 free, 1 locked, 2 contended). */
+typedef struct {
+	_Atomic uint32_t word;
+} zp_lock_t;
+
+void zp_lock(zp_lock_t *l) ZP_HIDDEN;
+void zp_unlock(zp_lock_t *l) ZP_HIDDEN;
+
+/* ---- Statistics (stats.c) --------------------------------------------- */
+
+struct zp_stats {
+	_Atomic unsigned long cnt, irq_locked, irq_unlocked, in_isr;
+	_Atomic unsigned long clean, dirty;
+};
+
+struct zp_histogram {
+	unsigned long bounds[ZP_NUM_BINS];
+	_Atomic unsigned long counts[ZP_NUM_BINS];
+};
+
+enum zp_hist_id { ZP_HIST_EVICTION, ZP_HIST_PAGE_IN, ZP_HIST_PAGE_OUT };
+
+struct zp_counters {
+	_Atomic unsigned long zero_fills, store_loads, access_faults;
+	_Atomic unsigned long write_faults, page_outs, page_ins, fatal_faults;
+};
+
+void zp_stats_reset(void) ZP_HIDDEN;
+void zp_stats_thread_reset(struct zp_stats *s) ZP_HIDDEN;
+void zp_stats_fault(struct k_thread *t) ZP_HIDDEN;
+void zp_stats_eviction(struct k_thread *t, bool dirty) ZP_HIDDEN;
+void zp_hist_add(enum zp_hist_id id, uint64_t ns) ZP_HIDDEN;
+#define zp_count(field) atomic_fetch_add_explicit(&zp.counters.field, 1, \
+						  memory_order_relaxed)
+
+/* ---- Threads (thread.c) ------------------------------------------------ */
+
+struct k_thread {
+	_Atomic long tid;        /* 0: record free */
+	struct zp_stats stats;
+	_Atomic int irq_depth;   /* irq_lock() nesting, owner writes */
+	_Atomic int isr_depth;   /* ISR nesting, owner writes */
+};
+
+struct k_thread *zp_thread_by_tid(long tid) ZP_HIDDEN;
+void zp_threads_reset(void) ZP_HIDDEN;
+void *zp_scratch(void) ZP_HIDDEN;
+
+/* ---- Library state (init.c) ------------------------------------------- */
+
+struct zp_conf {
+	size_t frames;
+	char eviction[32];
+	char store[256];
+	size_t store_limit;
+	size_t vm_size;
+	unsigned handlers;
+	unsigned nru_period_ms;
+	bool debug;
+};
+
+struct zp_phys_range {
+	uintptr_t phys;
+	size_t size;
+	int handle;
+	uint64_t offset;
+};
+
+#define ZP_MAX_PHYS_RANGES 32
+
+struct zp_region; /* vm.c */
+
+struct zp_state {
+	_Atomic int started;
+	struct zp_conf conf;
+	struct zp_port_info port;
+
+	uint8_t *base;          /* region start (= permanent RAM mapping) */
+	size_t vm_size;
+	size_t ram_size;        /* frames * page size */
+	size_t npages;          /* vm_size / page size */
+	_Atomic zp_pte_t *pte;  /* npages words */
+
+	/* Frames: z_page_frames[] plus core-private side arrays. */
+	size_t nframes;
+	_Atomic uint32_t *free_next; /* free stack links */
+	_Atomic uint64_t free_head;  /* (tag << 32) | index, or index NIL */
+	_Atomic size_t free_count;
+	_Atomic size_t pinned_count;
+	uintptr_t *frame_location;   /* clean copy's location, BACKED frames */
+
+	zp_lock_t evict_lock;
+	zp_lock_t store_lock;
+	zp_lock_t vm_lock;
+
+	/* Address-space bookkeeping (vm_lock). */
+	struct zp_region *regions;
+	struct zp_phys_range phys[ZP_MAX_PHYS_RANGES];
+	size_t nphys;
+
+	struct zp_stats stats;
+	struct zp_counters counters;
+	struct zp_histogram hist[3];
+
+	uint64_t start_ns;
+};
+
+extern struct zp_state zp ZP_HIDDEN;
+
+/* 0 if the library runs (starting it if needed), else -errno. */
+int zp_ensure(void) ZP_HIDDEN;
+
+static inline bool zp_running(void)
+{
+	return atomic_load_explicit(&zp.started, memory_order_acquire) != 0;
+}
+
+static inline uint8_t *zp_page_addr(size_t idx)
+{
+	return zp.base + (idx << ZP_PAGE_SHIFT);
+}
+
+/* Page index of addr, or SIZE_MAX if outside the region. */
+static inline size_t zp_page_index(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, b = (uintptr_t)zp.base;
+
+	if (a < b || a - b >= zp.vm_size)
+		return SIZE_MAX;
+	return (a - b) >> ZP_PAGE_SHIFT;
+}
+
+/* ---- Configuration (config.c) ----------------------------------------- */
+
+int zp_conf_load(struct zp_conf *c, const struct zpage_config *user) ZP_HIDDEN;
+
+/* ---- Logging (log.c) --------------------------------------------------- */
+
+/* Only with ZPAGE_DEBUG. */
+void zp_debug(const char *fmt, ...) ZP_HIDDEN
+	__attribute__((format(printf, 1, 2)));
+/* Always: configuration errors and failures the program cannot see. */
+void zp_error(const char *fmt, ...) ZP_HIDDEN
+	__attribute__((format(printf, 1, 2)));
+_Noreturn void zp_fatal(const char *fmt, ...) ZP_HIDDEN
+	__attribute__((format(printf, 1, 2)));
+
+/* ---- Page locks and page bits (pte.c) --------------------------------- */
+
+zp_pte_t zp_page_lock(size_t idx) ZP_HIDDEN;
+bool zp_page_trylock(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
+/* Store new (lock bits ignored) and release the lock. */
+void zp_page_unlock(size_t idx, zp_pte_t new_pte) ZP_HIDDEN;
+/* Zap the pages whose accessed bits plug-ins cleared on this thread. */
+void zp_accessed_flush(void) ZP_HIDDEN;
+
+/* ---- Frames (frame.c) -------------------------------------------------- */
+
+#define ZP_NO_FRAME SIZE_MAX
+
+int zp_frames_init(size_t n) ZP_HIDDEN;
+void zp_frames_fini(void) ZP_HIDDEN;
+size_t zp_frame_pop(void) ZP_HIDDEN;
+void zp_frame_push(size_t f) ZP_HIDDEN;
+/* Take every free frame at once; returns how many were written to out
+ * (out must hold nframes entries). */
+size_t zp_frame_drain(uint32_t *out) ZP_HIDDEN;
+void zp_frame_set_busy(size_t f, bool busy) ZP_HIDDEN;
+/* Forget the page a frame held (flags cleared). */
+void zp_frame_release(size_t f) ZP_HIDDEN;
+
+/* ---- Paging (paging.c) ------------------------------------------------- */
+
+/* Load the locked page idx (state ZERO or OUT) into a frame and map it.
+ * fault: the page-fault reserve of the store may be used. Updates *pte. */
+int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
+		      bool fault) ZP_HIDDEN;
+/* Write out the locked resident page idx (not pinned) and free its frame's
+ * contents. Updates *pte; returns the frame, now unused, or -errno. */
+long zp_page_out_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
+			bool fault) ZP_HIDDEN;
+/* Make a resident page mapped and writable as the mapping allows (for pin). */
+int zp_page_settle_locked(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
+/* Drop the page (unmap path): frees frame and store location. */
+void zp_page_drop_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
+/* Evict pages (through the non-fault store path) until frames [run]
+ * are free; used by zpage_ram_alloc. */
+int zp_evict_frame(size_t f, struct k_thread *t) ZP_HIDDEN;
+void zp_pin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
+/* Load [first, first + n) (and pin it); stops at the first failure. */
+int zp_load_range(size_t first, size_t n, bool pin, bool fault) ZP_HIDDEN;
+bool zp_unpin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
+
+/* ---- Plug-ins (plugin.c) ----------------------------------------------- */
+
+struct zp_eviction_ops {
+	const char *name;
+	void (*init)(void);
+	struct z_page_frame *(*select)(bool *dirty);
+	void (*fini)(void);
+};
+
+struct zp_store_ops {
+	const char *name;
+	/* Parse the part after "name:" (NULL if none); -EINVAL with message. */
+	int (*configure)(const char *arg, size_t limit_pages);
+	void (*init)(void);
+	int (*location_get)(struct z_page_frame *pf, uintptr_t *loc, bool fault);
+	void (*location_free)(uintptr_t loc);
+	void (*page_out)(uintptr_t loc);
+	void (*page_in)(uintptr_t loc);
+	void (*page_finalize)(struct z_page_frame *pf, uintptr_t loc);
+	void (*fini)(void);
+};
+
+extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
+extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
+
+int zp_plugins_select(const struct zp_conf *c) ZP_HIDDEN;
+void zp_plugins_fini(void) ZP_HIDDEN;
+const char *zp_eviction_name(void) ZP_HIDDEN;
+const char *zp_store_name(void) ZP_HIDDEN;
+/* Built-in names for messages ("nru"). */
+void zp_eviction_names(char *buf, size_t len) ZP_HIDDEN;
+void zp_store_names(char *buf, size_t len) ZP_HIDDEN;
+
+/* ---- Address space (vm.c) ---------------------------------------------- */
+
+void zp_vm_fini(void) ZP_HIDDEN;
+/* Check that [addr, addr+size) is page-aligned and inside one k_mem_map()
+ * region; returns the first page index or SIZE_MAX (message with debug). */
+size_t zp_vm_check_range(const char *fn, void *addr, size_t size) ZP_HIDDEN;
+
+/* ---- Timers (timer.c) -------------------------------------------------- */
+
+void zp_timers_stop_all(void) ZP_HIDDEN;
+
+#endif /* ZPAGE_INTERNAL_H */

@@ -1,0 +1,440 @@
+/*
+ * Paging: loading a page into a frame, evicting one, and the demand-paging
+ * API (k_mem_page_out/in, k_mem_pin/unpin).
+ *
+ * Every function here works on one page whose lock the caller holds. Frames
+ * come from the free stack, or from evicting a victim the eviction plug-in
+ * chooses (under zp.evict_lock, victim page locked with trylock). Store calls
+ * are serialised by zp.store_lock, taken for one call at a time; page
+ * contents are copied to and from the calling thread's scratch page outside
+ * that lock.
+ *
+ * Page-out order is what keeps concurrent writers safe: the page's mapping is
+ * removed first (touches now wait for our page lock), then its contents are
+ * copied from the frame, then the frame is emptied.
+ */
+#include "internal.h"
+
+/* Give up on an eviction plug-in that keeps finding nothing this long. */
+#define EVICT_PATIENCE_NS (10ULL * 1000000000ULL)
+
+static void frame_assign(size_t f, uint8_t *addr)
+{
+	struct z_page_frame *pf = &z_page_frames[f];
+
+	__atomic_store_n(&pf->addr, addr, __ATOMIC_RELEASE);
+	__atomic_store_n(&pf->flags, Z_PAGE_FRAME_MAPPED | Z_PAGE_FRAME_BUSY,
+			 __ATOMIC_RELEASE);
+}
+
+static struct z_page_frame *select_victim(void)
+{
+	bool dirty = false;
+	uint64_t t0 = zp_port_now_ns();
+	struct z_page_frame *pf = k_mem_paging_eviction_select(&dirty);
+
+	zp_hist_add(ZP_HIST_EVICTION, zp_port_now_ns() - t0);
+	zp_accessed_flush();
+	if (pf != NULL && (pf < z_page_frames || pf >= z_page_frames + zp.nframes))
+		zp_fatal("eviction algorithm returned %p, which is not a page "
+			 "frame", (void *)pf);
+	return pf;
+}
+
+/* Free a frame by evicting the page the eviction plug-in chooses.
+ * Returns the frame (now unused and not on the free stack) or -errno:
+ * -EDEADLK every frame is pinned, -ENOMEM the store is full, -EAGAIN the
+ * algorithm found nothing to evict for too long. */
+static ZP_NOINLINE long evict_one(struct k_thread *t, bool fault)
+{
+	uint64_t deadline = 0;
+
+	for (;;) {
+		zp_lock(&zp.evict_lock);
+		struct z_page_frame *pf = select_victim();
+		size_t idx = SIZE_MAX;
+		zp_pte_t pte = 0;
+
+		if (pf != NULL && z_page_frame_is_evictable(pf))
+			idx = zp_page_index(z_page_frame_addr(pf));
+		if (idx != SIZE_MAX && zp_page_trylock(idx, &pte)) {
+			size_t f = z_page_frame_index(pf);
+
+			if (pte_state(pte) == PS_RESIDENT && pte_frame(pte) == f &&
+			    !z_page_frame_is_pinned(pf)) {
+				zp_frame_set_busy(f, true);
+				zp_unlock(&zp.evict_lock);
+				long r = zp_page_out_locked(idx, &pte, t, fault);
+				zp_page_unlock(idx, pte);
+				return r;
+			}
+			zp_page_unlock(idx, pte);
+		}
+		zp_unlock(&zp.evict_lock);
+
+		/* Nothing usable now: another thread may have freed a frame,
+		 * or every candidate is busy for a moment. */
+		size_t f = zp_frame_pop();
+		if (f != ZP_NO_FRAME)
+			return (long)f;
+		if (atomic_load(&zp.pinned_count) >= zp.nframes)
+			return -EDEADLK;
+		uint64_t now = zp_port_now_ns();
+		if (deadline == 0)
+			deadline = now + EVICT_PATIENCE_NS;
+		else if (now > deadline)
+			return -EAGAIN;
+		zp_port_yield();
+	}
+}
+
+static long frame_get(struct k_thread *t, bool fault)
+{
+	size_t f = zp_frame_pop();
+
+	if (zp_likely(f != ZP_NO_FRAME))
+		return (long)f;
+	return evict_one(t, fault);
+}
+
+int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
+		      bool fault)
+{
+	long f = frame_get(t, fault);
+
+	if (f < 0)
+		return (int)f;
+
+	uint8_t *addr = zp_page_addr(idx);
+	struct z_page_frame *pf = &z_page_frames[f];
+	const void *src = NULL;
+	bool backed = false;
+
+	frame_assign((size_t)f, addr);
+	if (pte_state(*pte) == PS_OUT) {
+		uintptr_t loc = pte_location(*pte);
+		void *scratch = zp_scratch();
+
+		zp_lock(&zp.store_lock);
+		uint64_t t0 = zp_port_now_ns();
+		k_mem_paging_backing_store_page_in(loc);
+		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+		k_mem_paging_backing_store_page_finalize(pf, loc);
+		zp_unlock(&zp.store_lock);
+
+		zp_count(page_ins);
+		zp_count(store_loads);
+		backed = z_page_frame_is_backed(pf);
+		if (backed)
+			zp.frame_location[f] = loc;
+		src = scratch;
+	} else {
+		zp_count(zero_fills);
+	}
+
+	/* A page with a clean copy in the store is mapped write-protected, so
+	 * that its first write tells us it became dirty. Any other writable
+	 * page must be written out when evicted: it is dirty from the start. */
+	bool writable = (*pte & PTE_WRITABLE) != 0;
+	bool wp = backed && writable && zp.port.write_protect;
+	zp_pte_t bits = PTE_ACCESSED;
+	if (writable && !wp)
+		bits |= PTE_DIRTY;
+	if (wp)
+		bits |= PTE_WP;
+
+	int r = zp_port_fill(addr, src, wp);
+	if (r != 0)
+		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
+	zp_frame_set_busy((size_t)f, false);
+	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
+	return 0;
+}
+
+long zp_page_out_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
+			bool fault)
+{
+	size_t f = pte_frame(*pte);
+	struct z_page_frame *pf = &z_page_frames[f];
+	uint8_t *addr = zp_page_addr(idx);
+
+	/* From here on every touch of the page waits for our lock. */
+	if (!(*pte & PTE_ZAPPED)) {
+		if (zp_port_zap(&addr, 1) != 0)
+			zp_fatal("cannot unmap page %p", (void *)addr);
+		*pte |= PTE_ZAPPED;
+	}
+
+	bool dirty = (*pte & PTE_DIRTY) != 0;
+	bool backed = z_page_frame_is_backed(pf);
+	zp_pte_t lock = *pte & PTE_LOCK;
+
+	if (dirty || backed) {
+		uintptr_t loc = 0;
+		if (dirty && zp_port_read(addr, zp_scratch()) != 0)
+			zp_fatal("cannot read page %p", (void *)addr);
+		zp_lock(&zp.store_lock);
+		int r = k_mem_paging_backing_store_location_get(pf, &loc, fault);
+		if (r == 0 && dirty) {
+			uint64_t t0 = zp_port_now_ns();
+			k_mem_paging_backing_store_page_out(loc);
+			zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
+		}
+		zp_unlock(&zp.store_lock);
+		if (r != 0) {
+			/* Still resident (unmapped; its next touch maps it). */
+			zp_frame_set_busy(f, false);
+			return -ENOMEM;
+		}
+		if (loc & (ZP_PAGE_SIZE - 1))
+			zp_fatal("backing store returned location %#lx, which is "
+				 "not page-aligned", (unsigned long)loc);
+		if (dirty)
+			zp_count(page_outs);
+		*pte = pte_out(*pte, loc) | lock;
+	} else {
+		/* Clean without a copy: a read-only page that holds zeros. */
+		*pte = pte_with_state(*pte & PTE_WRITABLE, PS_ZERO) | lock;
+	}
+	if (zp_port_discard(addr, ZP_PAGE_SIZE) != 0)
+		zp_fatal("cannot free the frame of page %p", (void *)addr);
+	zp_stats_eviction(t, dirty);
+	zp_frame_release(f);
+	return (long)f;
+}
+
+int zp_page_settle_locked(size_t idx, zp_pte_t *pte)
+{
+	uint8_t *addr = zp_page_addr(idx);
+
+	if (*pte & PTE_ZAPPED) {
+		if (zp_port_remap(addr, (*pte & PTE_WP) != 0) != 0)
+			return -EIO;
+		*pte = (*pte & ~PTE_ZAPPED) | PTE_ACCESSED;
+	}
+	return 0;
+}
+
+void zp_pin_locked(size_t idx, zp_pte_t pte)
+{
+	struct z_page_frame *pf = &z_page_frames[pte_frame(pte)];
+
+	(void)idx;
+	if (!z_page_frame_is_pinned(pf)) {
+		z_page_frame_set(pf, Z_PAGE_FRAME_PINNED);
+		atomic_fetch_add(&zp.pinned_count, 1);
+	}
+}
+
+bool zp_unpin_locked(size_t idx, zp_pte_t pte)
+{
+	struct z_page_frame *pf = &z_page_frames[pte_frame(pte)];
+
+	(void)idx;
+	if (!z_page_frame_is_pinned(pf))
+		return false;
+	z_page_frame_clear(pf, Z_PAGE_FRAME_PINNED);
+	atomic_fetch_sub(&zp.pinned_count, 1);
+	return true;
+}
+
+void zp_page_drop_locked(size_t idx, zp_pte_t pte)
+{
+	(void)idx;
+	switch (pte_state(pte)) {
+	case PS_RESIDENT: {
+		size_t f = pte_frame(pte);
+		if (z_page_frame_is_backed(&z_page_frames[f])) {
+			zp_lock(&zp.store_lock);
+			k_mem_paging_backing_store_location_free(
+				zp.frame_location[f]);
+			zp_unlock(&zp.store_lock);
+		}
+		zp_frame_release(f);
+		break;
+	}
+	case PS_OUT:
+		zp_lock(&zp.store_lock);
+		k_mem_paging_backing_store_location_free(pte_location(pte));
+		zp_unlock(&zp.store_lock);
+		break;
+	default:
+		break;
+	}
+}
+
+int zp_evict_frame(size_t f, struct k_thread *t)
+{
+	struct z_page_frame *pf = &z_page_frames[f];
+	size_t idx = zp_page_index(z_page_frame_addr(pf));
+
+	if (idx == SIZE_MAX || !z_page_frame_is_mapped(pf))
+		return -EAGAIN;
+	zp_pte_t pte = zp_page_lock(idx);
+	if (pte_state(pte) != PS_RESIDENT || pte_frame(pte) != f ||
+	    z_page_frame_is_pinned(pf)) {
+		zp_page_unlock(idx, pte);
+		return -EAGAIN;
+	}
+	zp_frame_set_busy(f, true);
+	long r = zp_page_out_locked(idx, &pte, t, false);
+	zp_page_unlock(idx, pte);
+	return r < 0 ? (int)r : 0;
+}
+
+/* Make a resident page safe to pin: mapped and, if the mapping allows
+ * writes, writable (a pinned page must never fault, not even to record that
+ * it became dirty). */
+static int settle_for_pin(size_t idx, zp_pte_t *pte)
+{
+	int r = zp_page_settle_locked(idx, pte);
+
+	if (r == 0 && (*pte & PTE_WP)) {
+		r = zp_port_set_wp(zp_page_addr(idx), false);
+		*pte = (*pte & ~PTE_WP) | PTE_DIRTY;
+	}
+	return r;
+}
+
+/* Load [first, first+n) and optionally pin it; stops at the first failure. */
+static int load_range(size_t first, size_t n, bool pin, bool fault)
+{
+	struct k_thread *t = k_current_get();
+
+	for (size_t i = 0; i < n; i++) {
+		size_t idx = first + i;
+		zp_pte_t pte = zp_page_lock(idx);
+		int r = 0;
+
+		switch (pte_state(pte)) {
+		case PS_ZERO:
+		case PS_OUT:
+			r = zp_page_in_locked(idx, &pte, t, fault);
+			if (r == 0 && pin)
+				r = settle_for_pin(idx, &pte);
+			break;
+		case PS_RESIDENT:
+			r = pin ? settle_for_pin(idx, &pte)
+				: zp_page_settle_locked(idx, &pte);
+			break;
+		default:
+			r = -EINVAL; /* unmapped meanwhile */
+			break;
+		}
+		if (r == 0 && pin)
+			zp_pin_locked(idx, pte);
+		zp_page_unlock(idx, pte);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int zp_load_range(size_t first, size_t n, bool pin, bool fault)
+{
+	return load_range(first, n, pin, fault);
+}
+
+static const char *load_error(int r)
+{
+	switch (r) {
+	case -EDEADLK: return "every page frame is pinned";
+	case -ENOMEM: return "the backing store is full";
+	case -EAGAIN: return "the eviction algorithm finds no frame to evict";
+	default: return "the region was unmapped meanwhile";
+	}
+}
+
+int k_mem_page_out(void *addr, size_t size)
+{
+	int r = zp_ensure();
+	if (r != 0)
+		return r;
+	size_t first = zp_vm_check_range(__func__, addr, size);
+	if (first == SIZE_MAX)
+		return -EINVAL;
+
+	struct k_thread *t = k_current_get();
+	unsigned key = zpage_irq_lock();
+	bool pinned = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < size / ZP_PAGE_SIZE; i++) {
+		size_t idx = first + i;
+		zp_pte_t pte = zp_page_lock(idx);
+
+		if (pte_state(pte) != PS_RESIDENT) {
+			zp_page_unlock(idx, pte);
+			continue;
+		}
+		size_t f = pte_frame(pte);
+		if (z_page_frame_is_pinned(&z_page_frames[f])) {
+			pinned = true;
+			zp_page_unlock(idx, pte);
+			continue;
+		}
+		zp_frame_set_busy(f, true);
+		long fr = zp_page_out_locked(idx, &pte, t, false);
+		zp_page_unlock(idx, pte);
+		if (fr < 0) {
+			zp_debug("k_mem_page_out(%p, %zu): backing store full",
+				 addr, size);
+			ret = -ENOMEM;
+			break;
+		}
+		zp_frame_push((size_t)fr);
+	}
+	zpage_irq_unlock(key);
+	if (ret == 0 && pinned) {
+		zp_debug("k_mem_page_out(%p, %zu): pinned pages stay resident",
+			 addr, size);
+		ret = -EBUSY;
+	}
+	return ret;
+}
+
+static void load_api(const char *fn, void *addr, size_t size, bool pin)
+{
+	if (zp_ensure() != 0)
+		return;
+	size_t first = zp_vm_check_range(fn, addr, size);
+	if (first == SIZE_MAX)
+		return;
+	unsigned key = zpage_irq_lock();
+	int r = load_range(first, size / ZP_PAGE_SIZE, pin, true);
+	zpage_irq_unlock(key);
+	if (r == 0)
+		return;
+	if (pin)
+		zp_fatal("k_mem_pin(%p, %zu) cannot be honoured: %s", addr, size,
+			 load_error(r));
+	zp_error("k_mem_page_in(%p, %zu) stopped early: %s", addr, size,
+		 load_error(r));
+}
+
+void k_mem_page_in(void *addr, size_t size)
+{
+	load_api(__func__, addr, size, false);
+}
+
+void k_mem_pin(void *addr, size_t size)
+{
+	load_api(__func__, addr, size, true);
+}
+
+void k_mem_unpin(void *addr, size_t size)
+{
+	if (zp_ensure() != 0)
+		return;
+	size_t first = zp_vm_check_range(__func__, addr, size);
+	if (first == SIZE_MAX)
+		return;
+	unsigned key = zpage_irq_lock();
+	for (size_t i = 0; i < size / ZP_PAGE_SIZE; i++) {
+		zp_pte_t pte = zp_page_lock(first + i);
+		if (pte_state(pte) == PS_RESIDENT)
+			zp_unpin_locked(first + i, pte);
+		zp_page_unlock(first + i, pte);
+	}
+	zpage_irq_unlock(key);
+}

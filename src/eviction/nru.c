@@ -1,0 +1,110 @@
+/*
+ * NRU (Not Recently Used), the default eviction algorithm, as Zephyr's.
+ *
+ * Each resident page falls in one of four classes by its accessed and dirty
+ * bits; the lowest class is evicted first:
+ *   0: not accessed, clean   1: not accessed, dirty
+ *   2: accessed, clean       3: accessed, dirty
+ * A timer clears every accessed bit each ZPAGE_NRU_PERIOD_MS, so "accessed"
+ * means "touched during the last period or so".
+ *
+ * Signals used: the accessed bit (set at page-in and at the first touch after
+ * a clearing, which costs one minor fault per touched page and period) and
+ * the dirty bit. Two changes from Zephyr's, both for large frame counts:
+ * the timer skips its clearing when no page was evicted during the period
+ * (a program whose data fits pays nothing), and the scan starts where the
+ * last one stopped and settles for a not-accessed dirty page once it has
+ * looked at SETTLE more frames for a clean one, so a selection does not
+ * read the whole table when clean pages are rare (always, with a store that
+ * keeps no clean copies).
+ */
+#include "../core/internal.h"
+
+#define SETTLE 64
+
+static struct k_timer timer;
+static bool timer_running;
+static size_t hand;
+static unsigned long evictions_seen;
+
+static unsigned long evictions_now(void)
+{
+	struct k_mem_paging_stats_t s;
+
+	k_mem_paging_stats_get(&s);
+	return s.eviction.clean + s.eviction.dirty;
+}
+
+static void clear_all(struct k_timer *t)
+{
+	uintptr_t phys;
+	struct z_page_frame *pf;
+	unsigned long ev = evictions_now();
+
+	(void)t;
+	if (ev == evictions_seen)
+		return;
+	evictions_seen = ev;
+	Z_PAGE_FRAME_FOREACH(phys, pf) {
+		if (z_page_frame_is_evictable(pf))
+			(void)arch_page_info_get(z_page_frame_addr(pf), NULL, true);
+	}
+}
+
+static void nru_init(void)
+{
+	uint64_t ms = zp.conf.nru_period_ms;
+
+	hand = 0;
+	evictions_seen = 0;
+	k_timer_init(&timer, clear_all, NULL);
+	k_timer_start(&timer, K_MSEC(ms), K_MSEC(ms));
+	timer_running = true;
+}
+
+static void nru_fini(void)
+{
+	if (timer_running)
+		k_timer_stop(&timer);
+	timer_running = false;
+}
+
+static struct z_page_frame *nru_select(bool *dirty)
+{
+	size_t n = Z_NUM_PAGE_FRAMES, settle_at = SIZE_MAX;
+	struct z_page_frame *best = NULL;
+	unsigned best_class = 4;
+
+	for (size_t i = 0; i < n && i <= settle_at; i++) {
+		struct z_page_frame *pf = &z_page_frames[(hand + i) % n];
+
+		if (!z_page_frame_is_evictable(pf))
+			continue;
+		uintptr_t bits = arch_page_info_get(z_page_frame_addr(pf), NULL,
+						    false);
+		if (!(bits & ARCH_DATA_PAGE_LOADED))
+			continue; /* changed since the flags were read */
+		unsigned cls = ((bits & ARCH_DATA_PAGE_ACCESSED) ? 2U : 0U) +
+			       ((bits & ARCH_DATA_PAGE_DIRTY) ? 1U : 0U);
+		if (cls < best_class) {
+			best = pf;
+			best_class = cls;
+			if (cls == 0)
+				break;
+			if (cls == 1 && settle_at == SIZE_MAX)
+				settle_at = i + SETTLE;
+		}
+	}
+	if (best == NULL)
+		return NULL;
+	hand = (z_page_frame_index(best) + 1) % n;
+	*dirty = (best_class & 1U) != 0;
+	return best;
+}
+
+const struct zp_eviction_ops zp_eviction_nru = {
+	.name = "nru",
+	.init = nru_init,
+	.select = nru_select,
+	.fini = nru_fini,
+};
