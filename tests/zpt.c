@@ -1,0 +1,162 @@
+#define _GNU_SOURCE
+#include "zpt.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void zpt_start(const struct zpage_config *cfg)
+{
+	int r = zpage_init(cfg);
+	if (r == -ENOSYS) {
+		fprintf(stderr, "demand paging is impossible here: skipped\n");
+		exit(77);
+	}
+	if (r != 0) {
+		fprintf(stderr, "zpage_init failed: %d\n", r);
+		exit(1);
+	}
+}
+
+void zpt_start_simple(size_t frames, const char *eviction, const char *store)
+{
+	struct zpage_config c = { .frames = frames, .eviction = eviction,
+				  .backing_store = store };
+	zpt_start(&c);
+}
+
+uint64_t zpt_word(uint64_t seed, size_t page, size_t i)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull ^ (page * 0xBF58476D1CE4E5B9ull) ^
+		     (i * 0x94D049BB133111EBull);
+	x ^= x >> 31;
+	x *= 0xD6E8FEB86659FD93ull;
+	return x ^ (x >> 29);
+}
+
+void zpt_fill(void *page, uint64_t seed, size_t page_no)
+{
+	uint64_t *w = page;
+	for (size_t i = 0; i < ZPT_PAGE / 8; i++)
+		w[i] = zpt_word(seed, page_no, i);
+}
+
+int zpt_check(const void *page, uint64_t seed, size_t page_no)
+{
+	const uint64_t *w = page;
+	for (size_t i = 0; i < ZPT_PAGE / 8; i++)
+		if (w[i] != zpt_word(seed, page_no, i))
+			return 0;
+	return 1;
+}
+
+size_t zpt_resident(const void *addr, size_t len)
+{
+	size_t n = len / ZPT_PAGE, count = 0;
+	unsigned char *v = malloc(n);
+	if (v == NULL || mincore((void *)addr, len, v) != 0) {
+		free(v);
+		return SIZE_MAX;
+	}
+	for (size_t i = 0; i < n; i++)
+		count += v[i] & 1;
+	free(v);
+	return count;
+}
+
+static void read_all(int fd, char *out, size_t cap)
+{
+	size_t used = 0;
+	for (;;) {
+		char buf[512];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		size_t k = (size_t)n;
+		if (used + k > cap - 1)
+			k = cap - 1 - used;
+		memcpy(out + used, buf, k);
+		used += k;
+	}
+	out[used] = '\0';
+}
+
+int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		fn(arg);
+		_exit(0);
+	}
+	close(p[1]);
+	read_all(p[0], out, cap);
+	close(p[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+void zpt_expect_death(void (*fn)(void *), void *arg, int sig, const char *msg)
+{
+	char out[4096];
+	int status = zpt_run_child(fn, arg, out, sizeof(out));
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) {
+		fprintf(stderr, "child status %#x, expected death by signal %d; "
+			"stderr:\n%s\n", status, sig, out);
+		fail();
+	}
+	if (msg != NULL && strstr(out, msg) == NULL) {
+		fprintf(stderr, "child stderr lacks \"%s\":\n%s\n", msg, out);
+		fail();
+	}
+}
+
+int zpt_run_program(char *const argv[], char *const env_add[], char *out,
+		    size_t cap)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], STDERR_FILENO);
+		dup2(p[1], STDOUT_FILENO);
+		for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++)
+			putenv(env_add[i]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	read_all(p[0], out, cap);
+	close(p[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+const char *zpt_self(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n < 0)
+		return NULL;
+	path[n] = '\0';
+	return path;
+}
