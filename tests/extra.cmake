@@ -1,0 +1,30 @@
+# Per-test settings beyond "one program, one test" (included by CMakeLists.txt).
+
+# Capacity tests take minutes under a sanitizer: normal build only.
+foreach(t test_scale)
+  if(TEST ${t})
+    set_tests_properties(${t} PROPERTIES LABELS heavy)
+  endif()
+endforeach()
+
+# The same program as an unprivileged user: user-mode-only userfaultfd.
+execute_process(COMMAND id -u OUTPUT_VARIABLE ZPAGE_UID OUTPUT_STRIP_TRAILING_WHITESPACE)
+find_program(SETPRIV setpriv)
+if(ZPAGE_UID STREQUAL "0" AND SETPRIV AND TARGET test_syscall)
+  add_test(NAME test_syscall_unprivileged
+    COMMAND ${SETPRIV} --reuid=nobody --regid=nogroup --clear-groups
+            $<TARGET_FILE:test_syscall>)
+  set_tests_properties(test_syscall_unprivileged PROPERTIES TIMEOUT 600
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV}")
+endif()
+
+# Link-time replacement of the plug-ins also with the static library.
+if(TARGET test_override)
+  add_executable(test_override_static test_override.c zpt.c)
+  target_include_directories(test_override_static PRIVATE ${CMOCKA_INCLUDE_DIR}
+    ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(test_override_static PRIVATE zpage_static ${CMOCKA_LIBRARY})
+  add_test(NAME test_override_static COMMAND test_override_static)
+  set_tests_properties(test_override_static PROPERTIES TIMEOUT 600
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV}")
+endif()
