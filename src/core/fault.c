@@ -48,14 +48,16 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 	switch (pte_state(pte)) {
 	case PS_ZERO:
 	case PS_OUT: {
+		/* Count it while the thread is still blocked: the page-in lets
+		 * it run on, and it may read the statistics at once. */
 		struct k_thread *t = zp_thread_by_tid(tid);
+		zp_stats_fault(t, zp_stats_context(t));
 		r = zp_page_in_locked(idx, &pte, t, true);
 		if (zp_unlikely(r != 0)) {
 			zp_page_unlock(idx, pte);
 			fault_failed(addr, tid, zp.nframes, r);
 			return;
 		}
-		zp_stats_fault(t);
 		break;
 	}
 	case PS_RESIDENT:

@@ -147,7 +147,12 @@ struct zp_counters {
 
 void zp_stats_reset(void) ZP_HIDDEN;
 void zp_stats_thread_reset(struct zp_stats *s) ZP_HIDDEN;
-void zp_stats_fault(struct k_thread *t) ZP_HIDDEN;
+/* What a fault is counted as: taken with irq_lock() held, in an ISR. */
+struct zp_fault_context {
+	bool irq_locked, in_isr;
+};
+struct zp_fault_context zp_stats_context(struct k_thread *t) ZP_HIDDEN;
+void zp_stats_fault(struct k_thread *t, struct zp_fault_context ctx) ZP_HIDDEN;
 void zp_stats_eviction(struct k_thread *t, bool dirty) ZP_HIDDEN;
 void zp_hist_add(enum zp_hist_id id, uint64_t ns) ZP_HIDDEN;
 #define zp_count(field) atomic_fetch_add_explicit(&zp.counters.field, 1, \

@@ -101,6 +101,8 @@ void zp_accessed_flush(void)
 			zp_page_unlock(idx, pte);
 			continue;
 		}
+		/* Busy: eviction skips it instead of failing on its lock. */
+		zp_frame_set_busy(pte_frame(pte), true);
 		addrs[n] = zp_page_addr(idx);
 		locked[n] = idx;
 		ptes[n++] = pte;
@@ -109,8 +111,10 @@ void zp_accessed_flush(void)
 	if (n == 0)
 		return;
 	bool ok = zp_port_zap(addrs, n) == 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		zp_frame_set_busy(pte_frame(ptes[i]), false);
 		zp_page_unlock(locked[i], ok ? ptes[i] | PTE_ZAPPED : ptes[i]);
+	}
 }
 
 static void accessed_clear(size_t idx)

@@ -52,13 +52,20 @@ static void fault_into(struct zp_stats *s, bool locked, bool isr)
 		add(&s->in_isr);
 }
 
-void zp_stats_fault(struct k_thread *t)
+struct zp_fault_context zp_stats_context(struct k_thread *t)
 {
-	bool locked = atomic_load_explicit(&t->irq_depth, memory_order_relaxed) > 0;
-	bool isr = atomic_load_explicit(&t->isr_depth, memory_order_relaxed) > 0;
+	return (struct zp_fault_context){
+		.irq_locked = atomic_load_explicit(&t->irq_depth,
+						   memory_order_relaxed) > 0,
+		.in_isr = atomic_load_explicit(&t->isr_depth,
+					       memory_order_relaxed) > 0,
+	};
+}
 
-	fault_into(&zp.stats, locked, isr);
-	fault_into(&t->stats, locked, isr);
+void zp_stats_fault(struct k_thread *t, struct zp_fault_context ctx)
+{
+	fault_into(&zp.stats, ctx.irq_locked, ctx.in_isr);
+	fault_into(&t->stats, ctx.irq_locked, ctx.in_isr);
 }
 
 void zp_stats_eviction(struct k_thread *t, bool dirty)

@@ -14,9 +14,9 @@
  * the timer skips its clearing when no page was evicted during the period
  * (a program whose data fits pays nothing), and the scan starts where the
  * last one stopped and settles for a not-accessed dirty page once it has
- * looked at SETTLE more frames for a clean one, so a selection does not
- * read the whole table when clean pages are rare (always, with a store that
- * keeps no clean copies).
+ * looked at SETTLE more frames for a clean one (at once if the previous scan
+ * saw no clean page: always so with a store that keeps no clean copies), so
+ * a selection does not read the whole table.
  */
 #include "../core/internal.h"
 
@@ -26,6 +26,7 @@ static struct k_timer timer;
 static bool timer_running;
 static size_t hand;
 static unsigned long evictions_seen;
+static size_t settle = SETTLE; /* frames to look at past a class-1 page */
 
 static unsigned long evictions_now(void)
 {
@@ -57,6 +58,7 @@ static void nru_init(void)
 
 	hand = 0;
 	evictions_seen = 0;
+	settle = SETTLE;
 	k_timer_init(&timer, clear_all, NULL);
 	k_timer_start(&timer, K_MSEC(ms), K_MSEC(ms));
 	timer_running = true;
@@ -74,6 +76,7 @@ static struct z_page_frame *nru_select(bool *dirty)
 	size_t n = Z_NUM_PAGE_FRAMES, settle_at = SIZE_MAX;
 	struct z_page_frame *best = NULL;
 	unsigned best_class = 4;
+	size_t clean_seen = 0;
 
 	for (size_t i = 0; i < n && i <= settle_at; i++) {
 		struct z_page_frame *pf = &z_page_frames[(hand + i) % n];
@@ -86,15 +89,17 @@ static struct z_page_frame *nru_select(bool *dirty)
 			continue; /* changed since the flags were read */
 		unsigned cls = ((bits & ARCH_DATA_PAGE_ACCESSED) ? 2U : 0U) +
 			       ((bits & ARCH_DATA_PAGE_DIRTY) ? 1U : 0U);
+		clean_seen += (cls & 1U) == 0;
 		if (cls < best_class) {
 			best = pf;
 			best_class = cls;
 			if (cls == 0)
 				break;
 			if (cls == 1 && settle_at == SIZE_MAX)
-				settle_at = i + SETTLE;
+				settle_at = i + settle;
 		}
 	}
+	settle = clean_seen != 0 ? SETTLE : 0;
 	if (best == NULL)
 		return NULL;
 	hand = (z_page_frame_index(best) + 1) % n;
