@@ -37,7 +37,6 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 {
 	size_t idx = zp_page_index(addr);
 
-	(void)write;
 	if (zp_unlikely(idx == SIZE_MAX)) {
 		zp_port_wake(addr);
 		return;
@@ -52,7 +51,7 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 		 * it run on, and it may read the statistics at once. */
 		struct k_thread *t = zp_thread_by_tid(tid);
 		zp_stats_fault(t, zp_stats_context(t));
-		r = zp_page_in_locked(idx, &pte, t, true);
+		r = zp_page_in_locked(idx, &pte, t, true, write);
 		if (zp_unlikely(r != 0)) {
 			zp_page_unlock(idx, pte);
 			fault_failed(addr, tid, zp.nframes, r);
@@ -61,20 +60,21 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 		break;
 	}
 	case PS_RESIDENT:
+		/* Counted before the thread is woken, as above. */
 		if (pte & PTE_ZAPPED) {
+			zp_count(access_faults);
 			r = zp_port_remap(addr, (pte & PTE_WP) != 0);
 			if (r != 0)
 				zp_fatal("cannot map page %p back (error %d)",
 					 (void *)addr, r);
 			pte = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
-			zp_count(access_faults);
 		} else if (kind == ZP_FAULT_WP && (pte & PTE_WP)) {
+			zp_count(write_faults);
 			r = zp_port_set_wp(addr, false);
 			if (r != 0)
 				zp_fatal("cannot unprotect page %p (error %d)",
 					 (void *)addr, r);
 			pte = (pte & ~PTE_WP) | PTE_DIRTY | PTE_ACCESSED;
-			zp_count(write_faults);
 		} else {
 			zp_port_wake(addr);
 		}

@@ -297,9 +297,12 @@ void zp_frame_release(size_t f) ZP_HIDDEN;
 /* ---- Paging (paging.c) ------------------------------------------------- */
 
 /* Load the locked page idx (state ZERO or OUT) into a frame and map it.
- * fault: the page-fault reserve of the store may be used. Updates *pte. */
+ * fault: the page-fault reserve of the store may be used. write: the load
+ * is for a write access, so the page is mapped writable and dirty at once
+ * (never write-protected, which would cost a second fault, with the page
+ * clean and a preferred victim in between). Updates *pte. */
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-		      bool fault) ZP_HIDDEN;
+		      bool fault, bool write) ZP_HIDDEN;
 /* Write out the locked resident page idx (not pinned) and free its frame's
  * contents. Updates *pte; returns the frame, now unused, or -errno. */
 long zp_page_out_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
@@ -359,5 +362,7 @@ size_t zp_vm_check_range(const char *fn, void *addr, size_t size) ZP_HIDDEN;
 /* ---- Timers (timer.c) -------------------------------------------------- */
 
 void zp_timers_stop_all(void) ZP_HIDDEN;
+/* In a forked child: drop the parent's timers (their threads are gone). */
+void zp_timers_forget(void) ZP_HIDDEN;
 
 #endif /* ZPAGE_INTERNAL_H */

@@ -98,7 +98,7 @@ static long frame_get(struct k_thread *t, bool fault)
 }
 
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-		      bool fault)
+		      bool fault, bool write)
 {
 	long f = frame_get(t, fault);
 
@@ -136,7 +136,7 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	 * that its first write tells us it became dirty. Any other writable
 	 * page must be written out when evicted: it is dirty from the start. */
 	bool writable = (*pte & PTE_WRITABLE) != 0;
-	bool wp = backed && writable && zp.port.write_protect;
+	bool wp = backed && writable && !write && zp.port.write_protect;
 	zp_pte_t bits = PTE_ACCESSED;
 	if (writable && !wp)
 		bits |= PTE_DIRTY;
@@ -300,6 +300,10 @@ static int settle_for_pin(size_t idx, zp_pte_t *pte)
 static int load_range(size_t first, size_t n, bool pin, bool fault)
 {
 	struct k_thread *t = k_current_get();
+	/* Without kernel-mode faults a system call cannot take the
+	 * write-protect fault that records a write: then k_mem_page_in() must
+	 * leave pages writable too, as k_mem_pin() does. */
+	bool unprotect = pin || zp.port.mode == ZP_PORT_USER_ONLY;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t idx = first + i;
@@ -309,13 +313,13 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 		switch (pte_state(pte)) {
 		case PS_ZERO:
 		case PS_OUT:
-			r = zp_page_in_locked(idx, &pte, t, fault);
-			if (r == 0 && pin)
+			r = zp_page_in_locked(idx, &pte, t, fault, false);
+			if (r == 0 && unprotect)
 				r = settle_for_pin(idx, &pte);
 			break;
 		case PS_RESIDENT:
-			r = pin ? settle_for_pin(idx, &pte)
-				: zp_page_settle_locked(idx, &pte);
+			r = unprotect ? settle_for_pin(idx, &pte)
+				      : zp_page_settle_locked(idx, &pte);
 			break;
 		default:
 			r = -EINVAL; /* unmapped meanwhile */

@@ -148,7 +148,8 @@ uintptr_t arch_page_info_get(void *addr, uintptr_t *location,
 		if (location != NULL)
 			*location = Z_PHYS_RAM_START +
 				    pte_frame(pte) * ZP_PAGE_SIZE;
-		if (clear_accessed && (pte & PTE_ACCESSED))
+		if (clear_accessed && (pte & PTE_ACCESSED) &&
+		    !z_page_frame_is_pinned(&z_page_frames[pte_frame(pte)]))
 			accessed_clear(idx);
 		return bits;
 	case PS_OUT:
