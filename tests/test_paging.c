@@ -486,6 +486,27 @@ static void page_out_ebusy_with_pinned(void **state)
 
 /* ---- k_mem_page_in ------------------------------------------------------ */
 
+/* k_mem_page_in must not evict the pages it loaded itself: with few free
+ * frames scattered through the pool, the eviction algorithm would otherwise
+ * pick the range's own freshly loaded pages for its later ones. */
+static void page_in_keeps_range_resident(void **state)
+{
+	(void)state;
+	start(64, NULL, 0, 0);
+	for (int trial = 0; trial < 20; trial++) {
+		uint8_t *p = k_mem_map(256 * ZPT_PAGE, K_MEM_PERM_RW);
+		assert_non_null(p);
+		fill_range(p, 0, 256, (uint64_t)trial);
+		for (size_t i = 0; i < 10; i++)
+			assert_int_equal(k_mem_page_out(PG(p, 200 + i * 5),
+							ZPT_PAGE), 0);
+		k_mem_page_in(p, 16 * ZPT_PAGE);
+		assert_int_equal(resident_pages(p, 16), 16);
+		check_range(p, 0, 256, (uint64_t)trial);
+		k_mem_unmap(p, 256 * ZPT_PAGE);
+	}
+}
+
 static void page_in_loads(void **state)
 {
 	(void)state;
@@ -1109,6 +1130,7 @@ int main(int argc, char **argv)
 		T(page_out_einval),
 		T(page_out_ebusy_with_pinned),
 		T(page_in_loads),
+		T(page_in_keeps_range_resident),
 		T(pinned_pages_survive_thrash),
 		T(pinned_pages_never_fault_backed),
 		T(map_lock_pins),

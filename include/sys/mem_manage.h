@@ -286,9 +286,11 @@ size_t k_mem_region_align(uintptr_t *aligned_addr, size_t *aligned_size,
 int k_mem_page_out(void *addr, size_t size);
 
 /**
- * Load a region now. When the call returns every page of it is resident,
- * but nothing keeps it so. Invalid ranges are ignored (message with
- * ZPAGE_DEBUG).
+ * Load a region now. When the call returns every page of it is resident
+ * (other threads may evict them at once: nothing keeps them so). A region
+ * larger than half of the frames that are not pinned cannot be held while
+ * it loads: then only its last pages are sure to be resident. Invalid ranges
+ * are ignored (message with ZPAGE_DEBUG).
  *
  * @param addr page-aligned start, inside one k_mem_map() region
  * @param size page-aligned size

@@ -23,6 +23,11 @@ static void after_fork_in_child(void)
 	 * (MADV_DONTFORK); forget the parent's state without releasing it. */
 	if (zp_running())
 		zp_port_forget();
+	/* The parent's address-space bookkeeping (free extents, region
+	 * records) and its copies of registered phys descriptors: a fresh
+	 * start in the child must not allocate from the parent's layout. */
+	zp_vm_fini();
+	zp_timers_forget();
 	memset(&zp, 0, sizeof(zp));
 	atomic_store(&start_lock.word, 0);
 	zp_threads_reset();

@@ -296,6 +296,16 @@ static int settle_for_pin(size_t idx, zp_pte_t *pte)
 	return r;
 }
 
+/* Let the frames of [first, first+n) that load_range() held be evicted. */
+static void release_held(size_t first, size_t n)
+{
+	for (size_t idx = first; idx < first + n; idx++) {
+		zp_pte_t pte = atomic_load(&zp.pte[idx]);
+		if (pte_state(pte) == PS_RESIDENT)
+			zp_frame_set_busy(pte_frame(pte), false);
+	}
+}
+
 /* Load [first, first+n) and optionally pin it; stops at the first failure. */
 static int load_range(size_t first, size_t n, bool pin, bool fault)
 {
@@ -304,6 +314,14 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 	 * write-protect fault that records a write: then k_mem_page_in() must
 	 * leave pages writable too, as k_mem_pin() does. */
 	bool unprotect = pin || zp.port.mode == ZP_PORT_USER_ONLY;
+	/* The whole range must be resident when k_mem_page_in() returns, so
+	 * the pages it loaded must not become victims of its later pages:
+	 * their frames stay busy until the end. Only for ranges that fit in
+	 * half of the frames not pinned: a larger one cannot be resident at
+	 * once anyway, and holding more would starve other threads. */
+	bool hold = !pin &&
+		    n <= (zp.nframes - atomic_load(&zp.pinned_count)) / 2;
+	int ret = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t idx = first + i;
@@ -327,11 +345,18 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 		}
 		if (r == 0 && pin)
 			zp_pin_locked(idx, pte);
+		if (r == 0 && hold)
+			zp_frame_set_busy(pte_frame(pte), true);
 		zp_page_unlock(idx, pte);
-		if (r != 0)
-			return r;
+		if (r != 0) {
+			ret = r;
+			n = i;
+			break;
+		}
 	}
-	return 0;
+	if (hold)
+		release_held(first, n);
+	return ret;
 }
 
 int zp_load_range(size_t first, size_t n, bool pin, bool fault)

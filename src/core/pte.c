@@ -97,7 +97,8 @@ void zp_accessed_flush(void)
 			continue;
 		if (pte_state(pte) != PS_RESIDENT || (pte & PTE_ZAPPED) ||
 		    (pte & PTE_ACCESSED) ||
-		    z_page_frame_is_pinned(&z_page_frames[pte_frame(pte)])) {
+		    (z_page_frame_flags(&z_page_frames[pte_frame(pte)]) &
+		     (Z_PAGE_FRAME_PINNED | Z_PAGE_FRAME_BUSY))) {
 			zp_page_unlock(idx, pte);
 			continue;
 		}

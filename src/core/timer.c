@@ -144,3 +144,12 @@ void zp_timers_stop_all(void)
 		timer_halt(ti->timer);
 	}
 }
+
+void zp_timers_forget(void)
+{
+	/* Their threads do not exist here: nothing to stop or join, and the
+	 * records stay allocated (a child must not free the parent's copy of
+	 * what another thread may have been changing). */
+	atomic_store(&timers_lock.word, 0);
+	timers = NULL;
+}
