@@ -7,7 +7,7 @@
  * from code). Invalid values are refused with a message naming the variable.
  *
  *   ZPAGE_FRAMES          page frames in the pool (default 1024 = 4 MiB)
- *   ZPAGE_EVICTION        eviction algorithm: nru (default), fifo
+ *   ZPAGE_EVICTION        eviction algorithm: nru (default)
  *   ZPAGE_BACKING_STORE   backing store: ram (default), ram:backed
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
  *                         suffix, 0 = unlimited (default)

@@ -36,8 +36,8 @@ static uintptr_t *frame_slot_location; /* location of BACKED frames */
 static int ram_configure(const char *arg, size_t limit_pages)
 {
 	if (arg != NULL && strcmp(arg, "backed") != 0) {
-		zp_error("ZPAGE_BACKING_STORE=ram:%s: the only option of the ram "
-			 "store is 'backed'", arg);
+		zp_error("ram store option '%s' is unknown: the only one is "
+			 "'backed'", arg);
 		return -EINVAL;
 	}
 	keep_clean = arg != NULL;

@@ -131,14 +131,27 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 		c->nru_period_ms = (unsigned)v;
 	bad |= r < 0;
 
+	c->eviction_from = "default";
+	c->store_from = "default";
 	const char *ev = getenv("ZPAGE_EVICTION");
-	if (ev != NULL)
+	if (ev != NULL) {
 		bad |= copy_name(c->eviction, sizeof(c->eviction), ev,
 				 "ZPAGE_EVICTION") != 0;
+		c->eviction_from = "ZPAGE_EVICTION";
+	}
 	const char *st = getenv("ZPAGE_BACKING_STORE");
-	if (st != NULL)
+	if (st != NULL) {
 		bad |= copy_name(c->store, sizeof(c->store), st,
 				 "ZPAGE_BACKING_STORE") != 0;
+		c->store_from = "ZPAGE_BACKING_STORE";
+	}
+	/* Checked even if the program overrides them: a bad variable is
+	 * never silently ignored. */
+	if (!bad && (ev != NULL || st != NULL))
+		bad |= zp_plugins_check(ev != NULL ? c->eviction : NULL,
+					"ZPAGE_EVICTION",
+					st != NULL ? c->store : NULL,
+					"ZPAGE_BACKING_STORE") != 0;
 
 	if (user != NULL) {
 		if (user->frames != 0) {
@@ -149,12 +162,16 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 			}
 			c->frames = user->frames;
 		}
-		if (user->eviction != NULL)
+		if (user->eviction != NULL) {
 			bad |= copy_name(c->eviction, sizeof(c->eviction),
 					 user->eviction, "eviction") != 0;
-		if (user->backing_store != NULL)
+			c->eviction_from = "zpage_config.eviction";
+		}
+		if (user->backing_store != NULL) {
 			bad |= copy_name(c->store, sizeof(c->store),
 					 user->backing_store, "backing_store") != 0;
+			c->store_from = "zpage_config.backing_store";
+		}
 		if (user->store_limit != 0)
 			c->store_limit = user->store_limit;
 		if (user->vm_size != 0)

@@ -177,6 +177,8 @@ struct zp_conf {
 	size_t frames;
 	char eviction[32];
 	char store[256];
+	const char *eviction_from; /* where the names came from, for messages */
+	const char *store_from;
 	size_t store_limit;
 	size_t vm_size;
 	unsigned handlers;
@@ -344,6 +346,10 @@ struct zp_store_ops {
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
 extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
 
+/* Check a name and a store specification (with its options); messages
+ * name where they came from. */
+int zp_plugins_check(const char *eviction, const char *eviction_from,
+		     const char *store, const char *store_from) ZP_HIDDEN;
 int zp_plugins_select(const struct zp_conf *c) ZP_HIDDEN;
 void zp_plugins_fini(void) ZP_HIDDEN;
 const char *zp_eviction_name(void) ZP_HIDDEN;

@@ -42,36 +42,63 @@ void zp_store_names(char *buf, size_t len)
 					 i ? ", " : "", stores[i]->name);
 }
 
-int zp_plugins_select(const struct zp_conf *c)
+static const struct zp_eviction_ops *find_eviction(const char *name,
+						   const char *from)
 {
 	char names[256];
 
-	eviction = NULL;
 	for (size_t i = 0; i < COUNT(evictions); i++)
-		if (strcmp(c->eviction, evictions[i]->name) == 0)
-			eviction = evictions[i];
-	if (eviction == NULL) {
-		zp_eviction_names(names, sizeof(names));
-		zp_error("eviction algorithm '%s' is unknown (ZPAGE_EVICTION); "
-			 "built-in: %s", c->eviction, names);
-		return -EINVAL;
-	}
+		if (strcmp(name, evictions[i]->name) == 0)
+			return evictions[i];
+	zp_eviction_names(names, sizeof(names));
+	zp_error("eviction algorithm '%s' is unknown (%s); built-in: %s", name,
+		 from, names);
+	return NULL;
+}
 
-	const char *colon = strchr(c->store, ':');
-	size_t len = colon != NULL ? (size_t)(colon - c->store) : strlen(c->store);
-	store = NULL;
-	for (size_t i = 0; i < COUNT(stores); i++)
-		if (strlen(stores[i]->name) == len &&
-		    strncmp(c->store, stores[i]->name, len) == 0)
-			store = stores[i];
-	if (store == NULL) {
-		zp_store_names(names, sizeof(names));
-		zp_error("backing store '%s' is unknown (ZPAGE_BACKING_STORE); "
-			 "built-in: %s", c->store, names);
-		return -EINVAL;
+/* The store named by "name[:options]", configured; NULL after a message. */
+static const struct zp_store_ops *find_store(const char *spec, const char *from,
+					     size_t limit_pages)
+{
+	char names[256];
+	const char *colon = strchr(spec, ':');
+	size_t len = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+
+	for (size_t i = 0; i < COUNT(stores); i++) {
+		if (strlen(stores[i]->name) != len ||
+		    strncmp(spec, stores[i]->name, len) != 0)
+			continue;
+		if (stores[i]->configure(colon != NULL ? colon + 1 : NULL,
+					 limit_pages) != 0) {
+			zp_error("backing store '%s' is invalid (%s)", spec, from);
+			return NULL;
+		}
+		return stores[i];
 	}
-	return store->configure(colon != NULL ? colon + 1 : NULL,
-				c->store_limit / ZP_PAGE_SIZE);
+	zp_store_names(names, sizeof(names));
+	zp_error("backing store '%s' is unknown (%s); built-in: %s", spec, from,
+		 names);
+	return NULL;
+}
+
+int zp_plugins_check(const char *eviction_name, const char *eviction_from,
+		     const char *store_spec, const char *store_from)
+{
+	if (eviction_name != NULL && find_eviction(eviction_name,
+						   eviction_from) == NULL)
+		return -EINVAL;
+	if (store_spec != NULL && find_store(store_spec, store_from, 0) == NULL)
+		return -EINVAL;
+	return 0;
+}
+
+int zp_plugins_select(const struct zp_conf *c)
+{
+	eviction = find_eviction(c->eviction, c->eviction_from);
+	store = eviction != NULL ? find_store(c->store, c->store_from,
+					       c->store_limit / ZP_PAGE_SIZE)
+				 : NULL;
+	return store != NULL ? 0 : -EINVAL;
 }
 
 void zp_plugins_fini(void)

@@ -485,7 +485,12 @@ static size_t find_run(const bool *owned, size_t n)
 
 	for (size_t f = 0; f < zp.nframes; f++) {
 		struct z_page_frame *pf = &z_page_frames[f];
-		bool ok = owned[f] || z_page_frame_is_evictable(pf);
+		/* Busy frames count: a page-in or an accessed-bit sampling
+		 * ends soon, and zp_evict_frame() waits for the page lock. */
+		uint8_t fl = z_page_frame_flags(pf);
+		bool ok = owned[f] ||
+			  (fl & (Z_PAGE_FRAME_MAPPED | Z_PAGE_FRAME_PINNED |
+				 Z_PAGE_FRAME_RESERVED)) == Z_PAGE_FRAME_MAPPED;
 		usable = ok ? usable + 1 : 0;
 		nfree += owned[f];
 		if (f >= n)
