@@ -134,7 +134,8 @@ struct zp_stats {
 };
 
 struct zp_histogram {
-	unsigned long bounds[ZP_NUM_BINS];
+	/* Atomic: zpage_histogram_bounds_set() may run during faults. */
+	_Atomic unsigned long bounds[ZP_NUM_BINS];
 	_Atomic unsigned long counts[ZP_NUM_BINS];
 };
 

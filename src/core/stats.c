@@ -28,9 +28,10 @@ void zp_stats_reset(void)
 	stats_zero(&zp.stats);
 	memset(&zp.counters, 0, sizeof(zp.counters));
 	for (int h = 0; h < 3; h++) {
-		memcpy(zp.hist[h].bounds, default_bounds, sizeof(default_bounds));
-		for (int b = 0; b < ZP_NUM_BINS; b++)
+		for (int b = 0; b < ZP_NUM_BINS; b++) {
+			atomic_store(&zp.hist[h].bounds[b], default_bounds[b]);
 			atomic_store(&zp.hist[h].counts[b], 0);
+		}
 	}
 }
 
@@ -79,7 +80,8 @@ void zp_hist_add(enum zp_hist_id id, uint64_t ns)
 	struct zp_histogram *h = &zp.hist[id];
 	int b = 0;
 
-	while (b < ZP_NUM_BINS - 1 && ns > h->bounds[b])
+	while (b < ZP_NUM_BINS - 1 &&
+	       ns > atomic_load_explicit(&h->bounds[b], memory_order_relaxed))
 		b++;
 	add(&h->counts[b]);
 }
@@ -125,7 +127,7 @@ static void copy_hist(enum zp_hist_id id, struct k_mem_paging_histogram_t *to)
 	}
 	for (int b = 0; b < ZP_NUM_BINS; b++) {
 		to->counts[b] = atomic_load(&zp.hist[id].counts[b]);
-		to->bounds[b] = zp.hist[id].bounds[b];
+		to->bounds[b] = atomic_load(&zp.hist[id].bounds[b]);
 	}
 }
 
@@ -160,10 +162,11 @@ int zpage_histogram_bounds_set(int which, const unsigned long *bounds)
 	if (r != 0)
 		return r;
 	struct zp_histogram *h = &zp.hist[which];
-	memcpy(h->bounds, bounds, sizeof(h->bounds[0]) * (ZP_NUM_BINS - 1));
-	h->bounds[ZP_NUM_BINS - 1] = ULONG_MAX;
-	for (int b = 0; b < ZP_NUM_BINS; b++)
+	for (int b = 0; b < ZP_NUM_BINS; b++) {
+		atomic_store(&h->bounds[b],
+			     b < ZP_NUM_BINS - 1 ? bounds[b] : ULONG_MAX);
 		atomic_store(&h->counts[b], 0);
+	}
 	return 0;
 }
 
