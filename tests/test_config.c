@@ -24,28 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define ZT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ZT_TSAN 1
-#endif
-#endif
-#ifndef ZT_TSAN
-#define ZT_TSAN 0
-#endif
 
-#if ZT_TSAN
-/* Some tests fork this process after the library ran and the child starts
- * the library again (threads); ThreadSanitizer refuses that by default.
- * The probes are short processes: ThreadSanitizer's default 1 s pause at
- * exit would make up almost all of this test's time. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0:atexit_sleep_ms=50";
-}
-#endif
 
 #define PG ZPT_PAGE
 #define GiB ((size_t)1 << 30)
@@ -89,21 +68,6 @@ static void unset_all_zpage(void)
 	}
 }
 
-/* Let a fatal signal kill the process (sanitizers install handlers that
- * would turn it into an exit status) and keep it from writing a core. */
-static void let_signals_kill(void)
-{
-	struct rlimit rl = { 0, 0 };
-	struct sigaction sa;
-
-	setrlimit(RLIMIT_CORE, &rl);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGABRT, &sa, NULL);
-}
 
 /* Fill n pages, then read them all back; 0 if every page held its data. */
 static int fill_and_check(uint8_t *p, size_t n, uint64_t seed)
@@ -153,7 +117,7 @@ static int probe_debug(void)
 /* Fill and check n pages of one mapping. */
 static int probe_fill(size_t n)
 {
-	let_signals_kill();
+	zpt_child_prepare();
 	uint8_t *p = k_mem_map(n * PG, K_MEM_PERM_RW);
 	if (p == NULL) {
 		fprintf(results, "fill=null\n");
@@ -397,7 +361,7 @@ static void env_vm_size(void **state)
 	/* ThreadSanitizer cannot give a program 1 TiB of address space in one
 	 * piece (its application ranges are smaller), so the T suffix is only
 	 * checked without it. */
-	if (!ZT_TSAN) {
+	if (!ZPT_TSAN) {
 		char *t[] = { "ZPAGE_VM_SIZE=1T", NULL };
 		run_probe(pr, "map", NULL, t);
 		PROBE_EXPECT(pr, has(pr, line("vm_size", 1ull << 40)));
@@ -704,7 +668,7 @@ static void child_store_limit(void *arg)
 {
 	const struct limit_arg *a = arg;
 
-	let_signals_kill();
+	zpt_child_prepare();
 	setenv("ZPAGE_STORE_LIMIT", a->env_limit, 1);
 	struct zpage_config cfg = { .frames = 16, .store_limit = a->field_limit };
 	if (zpage_init(&cfg) != 0)

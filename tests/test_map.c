@@ -23,26 +23,7 @@
 
 /* ---- Sanitizer detection ---------------------------------------------- */
 
-#if defined(__SANITIZE_THREAD__)
-#define ZT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ZT_TSAN 1
-#endif
-#endif
-#ifndef ZT_TSAN
-#define ZT_TSAN 0
-#endif
 
-#if ZT_TSAN
-/* Death tests fork this multi-threaded process and the child starts a fresh
- * library, which starts threads; ThreadSanitizer refuses that by default. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0";
-}
-#endif
 
 #define FRAMES 128
 #define PG ZPT_PAGE
@@ -51,50 +32,9 @@ const char *__tsan_default_options(void)
 
 /* In a forked child: a failed precondition exits with status 2 (and says
  * why), so that it cannot be mistaken for the death being tested. */
-#define CHILD_REQUIRE(cond)                                                   \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "child: %s:%d: %s is false\n",        \
-				__FILE__, __LINE__, #cond);                   \
-			_exit(2);                                             \
-		}                                                             \
-	} while (0)
 
-/* Let a fatal signal kill the child (sanitizers install handlers that would
- * turn it into an exit status) and keep it from writing a core file. */
-static void child_prepare(void)
-{
-	struct rlimit rl = { 0, 0 };
-	struct sigaction sa;
 
-	setrlimit(RLIMIT_CORE, &rl);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGABRT, &sa, NULL);
-}
 
-/* Run fn in a child that must exit with status 0. */
-static void expect_child_ok(void (*fn)(void *), void *arg)
-{
-	char out[8192];
-	int status = zpt_run_child(fn, arg, out, sizeof(out));
-
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "child status %#x; stderr:\n%s\n", status, out);
-		fail();
-	}
-}
-
-static unsigned long pinned_now(void)
-{
-	struct zpage_counters c;
-
-	zpage_counters_get(&c);
-	return c.pinned_frames;
-}
 
 static size_t frames_total(void)
 {
@@ -155,7 +95,7 @@ static int check_clean(void **state)
 {
 	(void)state;
 	assert_int_equal(k_mem_free_get(), frames_total() * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	return 0;
 }
 
@@ -248,10 +188,10 @@ static void map_readonly_reads_zero(void **state)
 static void child_write_readonly(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	volatile uint8_t *p = k_mem_map(2 * PG, 0);
-	CHILD_REQUIRE(p != NULL);
-	CHILD_REQUIRE(p[PG + 3] == 0); /* readable */
+	ZPT_CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p[PG + 3] == 0); /* readable */
 	p[PG + 3] = 1;
 	fprintf(stderr, "write to a read-only mapping succeeded\n");
 	_exit(3);
@@ -278,9 +218,9 @@ static int call_code(void *p)
 static void child_exec_without_flag(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	uint8_t *p = k_mem_map(PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p != NULL);
 	memcpy(p, code_ret42, sizeof(code_ret42));
 	int r = call_code(p);
 	fprintf(stderr, "code ran without K_MEM_PERM_EXEC (returned %d)\n", r);
@@ -321,24 +261,24 @@ static void child_touch_guard(void *arg)
 {
 	const struct guard_arg *g = arg;
 
-	child_prepare();
+	zpt_child_prepare();
 	volatile uint8_t *before = NULL, *after = NULL;
 	if (g->neighbours) {
 		before = k_mem_map(PG, K_MEM_PERM_RW);
-		CHILD_REQUIRE(before != NULL);
+		ZPT_CHILD_REQUIRE(before != NULL);
 	}
 	volatile uint8_t *p = k_mem_map(3 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p != NULL);
 	if (g->neighbours) {
 		after = k_mem_map(PG, K_MEM_PERM_RW);
-		CHILD_REQUIRE(after != NULL);
+		ZPT_CHILD_REQUIRE(after != NULL);
 		before[0] = 1;
 		after[0] = 1;
 	}
 	/* The first and last bytes are fine. */
 	p[0] = 1;
 	p[3 * PG - 1] = 2;
-	CHILD_REQUIRE(p[0] == 1 && p[3 * PG - 1] == 2);
+	ZPT_CHILD_REQUIRE(p[0] == 1 && p[3 * PG - 1] == 2);
 	volatile uint8_t *bad = g->after ? p + 3 * PG : p - 1;
 	uint8_t v = *bad;
 	fprintf(stderr, "guard page at %p is readable (%u)\n", (void *)bad, v);
@@ -395,7 +335,7 @@ struct snapshot {
 
 static struct snapshot snap(void)
 {
-	struct snapshot s = { k_mem_free_get(), pinned_now() };
+	struct snapshot s = { k_mem_free_get(), zpt_pinned_frames() };
 	return s;
 }
 
@@ -510,7 +450,7 @@ static void map_lock_too_many_with_pins(void **state)
 	assert_same(s0, snap());
 	uint8_t *m = k_mem_map((frames - 16) * PG, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
 	assert_non_null(m);
-	assert_int_equal(pinned_now(), frames);
+	assert_int_equal(zpt_pinned_frames(), frames);
 	assert_int_equal(k_mem_free_get(), 0);
 	/* Every frame pinned: no LOCK mapping fits, an ordinary one still
 	 * maps (it would only fail when touched). */
@@ -528,45 +468,45 @@ static void child_lock_fails_midway(void *arg)
 {
 	(void)arg;
 	struct zpage_config cfg = { .frames = 16, .store_limit = 8 * PG };
-	CHILD_REQUIRE(zpage_init(&cfg) == 0);
+	ZPT_CHILD_REQUIRE(zpage_init(&cfg) == 0);
 
 	uint8_t *a = k_mem_map(16 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(a != NULL);
+	ZPT_CHILD_REQUIRE(a != NULL);
 	for (size_t i = 0; i < 16; i++)
 		zpt_fill(a + i * PG, 5, i);
-	CHILD_REQUIRE(k_mem_free_get() == 0);
+	ZPT_CHILD_REQUIRE(k_mem_free_get() == 0);
 
 	/* Where the next mapping of this size goes. */
 	void *probe = k_mem_map(16 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(probe != NULL);
+	ZPT_CHILD_REQUIRE(probe != NULL);
 	k_mem_unmap(probe, 16 * PG);
 
 	/* 16 frames must be freed; the store takes 7 pages (one location stays
 	 * in reserve for faults). */
 	void *b = k_mem_map(16 * PG, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
-	CHILD_REQUIRE(b == NULL);
-	CHILD_REQUIRE(pinned_now() == 0);
+	ZPT_CHILD_REQUIRE(b == NULL);
+	ZPT_CHILD_REQUIRE(zpt_pinned_frames() == 0);
 	/* The frames loaded for it are free again (those of the pages that
 	 * were evicted for it). */
-	CHILD_REQUIRE(k_mem_free_get() == 7 * PG);
+	ZPT_CHILD_REQUIRE(k_mem_free_get() == 7 * PG);
 	void *c = k_mem_map(16 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(c == probe);
+	ZPT_CHILD_REQUIRE(c == probe);
 	k_mem_unmap(c, 16 * PG);
 
 	/* The evicted pages come back intact. */
 	for (size_t i = 0; i < 16; i++)
-		CHILD_REQUIRE(zpt_check(a + i * PG, 5, i));
+		ZPT_CHILD_REQUIRE(zpt_check(a + i * PG, 5, i));
 	k_mem_unmap(a, 16 * PG);
-	CHILD_REQUIRE(k_mem_free_get() == 16 * PG);
+	ZPT_CHILD_REQUIRE(k_mem_free_get() == 16 * PG);
 
 	/* No store location was lost: 22 pages need 6 locations, plus one at
 	 * a time while they are read back (7 of the 8 at most). */
 	uint8_t *d = k_mem_map(22 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(d != NULL);
+	ZPT_CHILD_REQUIRE(d != NULL);
 	for (size_t i = 0; i < 22; i++)
 		zpt_fill(d + i * PG, 6, i);
 	for (size_t i = 0; i < 22; i++)
-		CHILD_REQUIRE(zpt_check(d + i * PG, 6, i));
+		ZPT_CHILD_REQUIRE(zpt_check(d + i * PG, 6, i));
 	k_mem_unmap(d, 22 * PG);
 	_exit(0);
 }
@@ -574,7 +514,7 @@ static void child_lock_fails_midway(void *arg)
 static void map_lock_failure_leaves_nothing(void **state)
 {
 	(void)state;
-	expect_child_ok(child_lock_fails_midway, NULL);
+	zpt_expect_child_ok(child_lock_fails_midway, NULL);
 }
 
 /* ---- K_MEM_MAP_LOCK --------------------------------------------------- */
@@ -589,7 +529,7 @@ static void lock_resident_and_pinned(void **state)
 	uint8_t *p = k_mem_map(pages * PG, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
 	assert_non_null(p);
 	assert_int_equal(zpt_resident(p, pages * PG), pages);
-	assert_int_equal(pinned_now(), s0.pinned + pages);
+	assert_int_equal(zpt_pinned_frames(), s0.pinned + pages);
 	assert_int_equal(k_mem_free_get(), s0.free - pages * PG);
 	k_mem_paging_stats_get(&st0);
 	assert_true(all_zero(p, pages * PG));
@@ -611,7 +551,7 @@ static void lock_readonly_resident(void **state)
 
 	assert_non_null(p);
 	assert_int_equal(zpt_resident(p, pages * PG), pages);
-	assert_int_equal(pinned_now(), s0.pinned + pages);
+	assert_int_equal(zpt_pinned_frames(), s0.pinned + pages);
 	assert_true(all_zero(p, pages * PG));
 	k_mem_unmap((void *)p, pages * PG);
 	assert_same(s0, snap());
@@ -659,7 +599,7 @@ static void lock_never_faults_under_thrashing(void **state)
 
 	k_mem_unmap(q, big_pages * PG);
 	k_mem_unmap(p, pages * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 }
 
 static void lock_unmap_releases_pins(void **state)
@@ -672,11 +612,11 @@ static void lock_unmap_releases_pins(void **state)
 		 * round's pins were released. */
 		uint8_t *p = k_mem_map(frames * PG, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
 		assert_non_null(p);
-		assert_int_equal(pinned_now(), frames);
+		assert_int_equal(zpt_pinned_frames(), frames);
 		assert_int_equal(k_mem_free_get(), 0);
 		p[round * PG] = 1;
 		k_mem_unmap(p, frames * PG);
-		assert_int_equal(pinned_now(), 0);
+		assert_int_equal(zpt_pinned_frames(), 0);
 		assert_int_equal(k_mem_free_get(), frames * PG);
 	}
 }
@@ -694,7 +634,7 @@ static void lock_evicts_other_pages(void **state)
 	uint8_t *p = k_mem_map(32 * PG, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
 	assert_non_null(p);
 	assert_int_equal(zpt_resident(p, 32 * PG), 32);
-	assert_int_equal(pinned_now(), 32);
+	assert_int_equal(zpt_pinned_frames(), 32);
 	assert_true(zpt_resident(q, frames * PG) <= frames - 32);
 	check_pages(q, frames, 41);
 	assert_int_equal(zpt_resident(p, 32 * PG), 32);
@@ -734,16 +674,16 @@ static void child_store_reuse(void *arg)
 	/* 16 frames and 32 store locations: each round needs 24 locations,
 	 * so a second round works only if unmapping freed the first's. */
 	struct zpage_config cfg = { .frames = 16, .store_limit = 32 * PG };
-	CHILD_REQUIRE(zpage_init(&cfg) == 0);
+	ZPT_CHILD_REQUIRE(zpage_init(&cfg) == 0);
 	for (int round = 0; round < 6; round++) {
 		uint8_t *p = k_mem_map(40 * PG, K_MEM_PERM_RW);
-		CHILD_REQUIRE(p != NULL);
+		ZPT_CHILD_REQUIRE(p != NULL);
 		for (size_t i = 0; i < 40; i++)
 			zpt_fill(p + i * PG, 60 + (uint64_t)round, i);
 		for (size_t i = 0; i < 40; i++)
-			CHILD_REQUIRE(zpt_check(p + i * PG, 60 + (uint64_t)round, i));
+			ZPT_CHILD_REQUIRE(zpt_check(p + i * PG, 60 + (uint64_t)round, i));
 		k_mem_unmap(p, 40 * PG);
-		CHILD_REQUIRE(k_mem_free_get() == 16 * PG);
+		ZPT_CHILD_REQUIRE(k_mem_free_get() == 16 * PG);
 	}
 	_exit(0);
 }
@@ -751,7 +691,7 @@ static void child_store_reuse(void *arg)
 static void unmap_frees_store_locations(void **state)
 {
 	(void)state;
-	expect_child_ok(child_store_reuse, NULL);
+	zpt_expect_child_ok(child_store_reuse, NULL);
 }
 
 static void unmap_reuses_address(void **state)
@@ -789,11 +729,11 @@ static void child_access_after_unmap(void *arg)
 {
 	int write = arg != NULL;
 
-	child_prepare();
+	zpt_child_prepare();
 	volatile uint8_t *p = k_mem_map(2 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p != NULL);
 	p[PG + 10] = 42;
-	CHILD_REQUIRE(p[PG + 10] == 42);
+	ZPT_CHILD_REQUIRE(p[PG + 10] == 42);
 	k_mem_unmap((void *)p, 2 * PG);
 	if (write)
 		p[10] = 1;
@@ -1066,7 +1006,7 @@ static void many_mappings_random_order(void **state)
 	/* Fewer under ThreadSanitizer, where each fault costs ~20 times more
 	 * (the same paths are exercised, 1200 mappings still fragment the
 	 * space thoroughly). */
-	enum { FIRST = ZT_TSAN ? 1200 : 3000, SECOND = FIRST / 2 };
+	enum { FIRST = ZPT_TSAN ? 1200 : 3000, SECOND = FIRST / 2 };
 	struct live *set = malloc((FIRST + SECOND) * sizeof(*set));
 	size_t n = 0;
 	uint64_t next_tag = 1;
@@ -1109,7 +1049,7 @@ static void many_mappings_random_order(void **state)
 		unmap_at(set, &n, (size_t)(rng() % n));
 	free(set);
 	assert_int_equal(k_mem_free_get(), frames_total() * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	/* The whole space is one piece again. */
 	size_t largest = largest_pages();
 	void *big = k_mem_map(largest * PG, 0);

@@ -330,12 +330,6 @@ static void start(size_t cap, bool clean)
 	assert_int_equal(z_num_page_frames, FRAMES);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	zpage_shutdown();
-	return 0;
-}
 
 static unsigned long hist_total(void (*get)(struct k_mem_paging_histogram_t *))
 {
@@ -762,10 +756,10 @@ static void reserve_rule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(replaced, teardown),
-		cmocka_unit_test_teardown(fifo_order, teardown),
-		cmocka_unit_test_teardown(clean_copies, teardown),
-		cmocka_unit_test_teardown(reserve_rule, teardown),
+		cmocka_unit_test_teardown(replaced, zpt_teardown),
+		cmocka_unit_test_teardown(fifo_order, zpt_teardown),
+		cmocka_unit_test_teardown(clean_copies, zpt_teardown),
+		cmocka_unit_test_teardown(reserve_rule, zpt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

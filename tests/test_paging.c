@@ -20,14 +20,6 @@
 
 #include "zpt.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TP_TSAN 1
-#endif
-#endif
-
 #define PG(base, i) ((uint8_t *)(base) + (size_t)(i) * ZPT_PAGE)
 #define LONG_PERIOD_MS 3600000u /* nru never clears accessed bits */
 
@@ -45,33 +37,9 @@ static void start(size_t frames, const char *store, size_t store_limit,
 	zpt_start(&c);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	zpage_shutdown();
-	return 0;
-}
 
-static struct k_mem_paging_stats_t gstats(void)
-{
-	struct k_mem_paging_stats_t s;
-	k_mem_paging_stats_get(&s);
-	return s;
-}
 
-static struct k_mem_paging_stats_t tstats(void)
-{
-	struct k_mem_paging_stats_t s;
-	k_mem_paging_thread_stats_get(k_current_get(), &s);
-	return s;
-}
 
-static struct zpage_counters counters(void)
-{
-	struct zpage_counters c;
-	zpage_counters_get(&c);
-	return c;
-}
 
 static uint64_t rd(const void *p)
 {
@@ -153,7 +121,7 @@ struct death {
 
 static void expect_death(const struct death *d, int sig, const char *msg)
 {
-#ifdef TP_TSAN
+#if ZPT_TSAN
 	char *argv[] = { (char *)zpt_self(), (char *)"--child", (char *)d->name,
 			 NULL };
 	char out[8192];
@@ -199,7 +167,7 @@ static void integrity_forward_and_random(void **state)
 		assert_true(resident_pages(p, pages) <= frames);
 		free(perm);
 	}
-	struct zpage_counters c = counters();
+	struct zpage_counters c = zpt_counters();
 	assert_int_equal(c.fatal_faults, 0);
 	assert_int_equal(c.zero_fills, pages);
 	k_mem_unmap(p, pages * ZPT_PAGE);
@@ -240,7 +208,7 @@ struct sampler_arg {
 
 static unsigned long loads_now(void)
 {
-	struct zpage_counters c = counters();
+	struct zpage_counters c = zpt_counters();
 	return c.zero_fills + c.store_loads;
 }
 
@@ -306,7 +274,7 @@ static void residency_bound_under_thrash(void **state)
 	check_range(a, 0, pages, 102);
 	check_range(b, 0, pages, 202);
 	assert_true(resident_pages(a, pages) + resident_pages(b, pages) <= frames);
-	assert_int_equal(counters().fatal_faults, 0);
+	assert_int_equal(zpt_counters().fatal_faults, 0);
 }
 
 /* ---- Fault counting ----------------------------------------------------- */
@@ -319,34 +287,34 @@ static void fault_count_exact(void **state)
 	uint8_t *p = k_mem_map(32 * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 
-	struct k_mem_paging_stats_t g0 = gstats(), t0 = tstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), t0 = zpt_thread_stats();
 	fill_range(p, 0, n, 1); /* first touch: one zero-fill fault each */
-	struct k_mem_paging_stats_t g1 = gstats(), t1 = tstats();
+	struct k_mem_paging_stats_t g1 = zpt_stats(), t1 = zpt_thread_stats();
 	assert_int_equal(g1.pagefaults.cnt - g0.pagefaults.cnt, n);
 	assert_int_equal(t1.pagefaults.cnt - t0.pagefaults.cnt, n);
 
 	/* Resident pages: touching them costs no demand-paging fault. */
 	check_range(p, 0, n, 1);
 	fill_range(p, 0, n, 2);
-	struct k_mem_paging_stats_t g2 = gstats(), t2 = tstats();
+	struct k_mem_paging_stats_t g2 = zpt_stats(), t2 = zpt_thread_stats();
 	assert_int_equal(g2.pagefaults.cnt, g1.pagefaults.cnt);
 	assert_int_equal(t2.pagefaults.cnt, t1.pagefaults.cnt);
 	assert_int_equal(resident_pages(p, n), n);
 
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
 	assert_int_equal(resident_pages(p, n), 0);
-	struct k_mem_paging_stats_t g3 = gstats(), t3 = tstats();
+	struct k_mem_paging_stats_t g3 = zpt_stats(), t3 = zpt_thread_stats();
 	assert_int_equal(g3.pagefaults.cnt, g2.pagefaults.cnt);
 
 	check_range(p, 0, n, 2); /* each page faults exactly once */
-	struct k_mem_paging_stats_t g4 = gstats(), t4 = tstats();
+	struct k_mem_paging_stats_t g4 = zpt_stats(), t4 = zpt_thread_stats();
 	assert_int_equal(g4.pagefaults.cnt - g3.pagefaults.cnt, n);
 	assert_int_equal(t4.pagefaults.cnt - t3.pagefaults.cnt, n);
 
 	check_range(p, 0, n, 2);
 	for (size_t i = 0; i < n; i++)
 		wr(PG(p, i), i);
-	struct k_mem_paging_stats_t g5 = gstats(), t5 = tstats();
+	struct k_mem_paging_stats_t g5 = zpt_stats(), t5 = zpt_thread_stats();
 	assert_int_equal(g5.pagefaults.cnt, g4.pagefaults.cnt);
 	assert_int_equal(t5.pagefaults.cnt, t4.pagefaults.cnt);
 	assert_int_equal(g5.pagefaults.irq_locked + g5.pagefaults.irq_unlocked,
@@ -453,31 +421,31 @@ static void page_out_ebusy_with_pinned(void **state)
 	assert_non_null(p);
 	fill_range(p, 0, n, 5);
 	k_mem_pin(PG(p, 4), 4 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 4);
+	assert_int_equal(zpt_counters().pinned_frames, 4);
 	size_t free0 = k_mem_free_get();
 
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), -EBUSY);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(page_resident(PG(p, i)), i >= 4 && i < 8);
 	assert_int_equal(k_mem_free_get(), free0 + (n - 4) * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 4);
+	assert_int_equal(zpt_counters().pinned_frames, 4);
 
 	/* Only pinned pages: still -EBUSY, nothing moves. */
 	assert_int_equal(k_mem_page_out(PG(p, 4), 4 * ZPT_PAGE), -EBUSY);
 	assert_int_equal(k_mem_page_out(PG(p, 5), ZPT_PAGE), -EBUSY);
 	assert_int_equal(resident_pages(PG(p, 4), 4), 4);
-	assert_int_equal(counters().pinned_frames, 4);
+	assert_int_equal(zpt_counters().pinned_frames, 4);
 
 	/* The pinned pages never fault; the others fault back in. */
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	check_range(p, 4, 4, 5);
-	assert_int_equal(tstats().pagefaults.cnt, t0.pagefaults.cnt);
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt, t0.pagefaults.cnt);
 	check_range(p, 0, n, 5);
-	assert_int_equal(tstats().pagefaults.cnt - t0.pagefaults.cnt, n - 4);
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt - t0.pagefaults.cnt, n - 4);
 
 	/* Unpinned, they go out like the others. */
 	k_mem_unpin(PG(p, 4), 4 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 0);
+	assert_int_equal(zpt_counters().pinned_frames, 0);
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
 	assert_int_equal(resident_pages(p, n), 0);
 	check_range(p, 0, n, 5);
@@ -518,27 +486,27 @@ static void page_in_loads(void **state)
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
 	assert_int_equal(resident_pages(p, 2 * n), 0);
 
-	struct k_mem_paging_stats_t g0 = gstats(), t0 = tstats();
-	struct zpage_counters c0 = counters();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), t0 = zpt_thread_stats();
+	struct zpage_counters c0 = zpt_counters();
 	k_mem_page_in(p, n * ZPT_PAGE);
 	assert_int_equal(resident_pages(p, n), n);
-	struct zpage_counters c1 = counters();
+	struct zpage_counters c1 = zpt_counters();
 	assert_int_equal(c1.store_loads - c0.store_loads, n);
 	assert_int_equal(c1.page_ins - c0.page_ins, n);
-	assert_int_equal(gstats().pagefaults.cnt, g0.pagefaults.cnt);
+	assert_int_equal(zpt_stats().pagefaults.cnt, g0.pagefaults.cnt);
 	check_range(p, 0, n, 9);
 	for (size_t i = 0; i < n; i++)
 		wr(PG(p, i) + 8, 1);
-	assert_int_equal(gstats().pagefaults.cnt, g0.pagefaults.cnt);
-	assert_int_equal(tstats().pagefaults.cnt, t0.pagefaults.cnt);
+	assert_int_equal(zpt_stats().pagefaults.cnt, g0.pagefaults.cnt);
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt, t0.pagefaults.cnt);
 
 	/* Pages never touched: loaded zero-filled, no fault afterwards. */
 	k_mem_page_in(PG(p, n), n * ZPT_PAGE);
 	assert_int_equal(resident_pages(PG(p, n), n), n);
-	assert_int_equal(counters().zero_fills - c1.zero_fills, n);
+	assert_int_equal(zpt_counters().zero_fills - c1.zero_fills, n);
 	for (size_t i = n; i < 2 * n; i++)
 		assert_true(page_is_zero(PG(p, i)));
-	assert_int_equal(gstats().pagefaults.cnt, g0.pagefaults.cnt);
+	assert_int_equal(zpt_stats().pagefaults.cnt, g0.pagefaults.cnt);
 
 	/* Invalid ranges are ignored. */
 	k_mem_page_in(p + 1, ZPT_PAGE);
@@ -571,12 +539,12 @@ static void pinned_pages_survive_thrash(void **state)
 	assert_int_equal(k_mem_page_out(PG(p, 16), 8 * ZPT_PAGE), 0);
 	assert_int_equal(resident_pages(p, 24), 8);
 
-	struct k_mem_paging_stats_t g0 = gstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats();
 	k_mem_pin(p, 24 * ZPT_PAGE);
 	assert_int_equal(resident_pages(p, 24), 24);
-	assert_int_equal(counters().pinned_frames, 24);
+	assert_int_equal(zpt_counters().pinned_frames, 24);
 	/* Pinning loads; it is no touch, so no demand-paging fault. */
-	assert_int_equal(gstats().pagefaults.cnt, g0.pagefaults.cnt);
+	assert_int_equal(zpt_stats().pagefaults.cnt, g0.pagefaults.cnt);
 
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < big_pages; i += frames) {
@@ -586,22 +554,22 @@ static void pinned_pages_survive_thrash(void **state)
 					    resident_pages(big, big_pages) <= frames);
 		}
 	}
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	check_range(p, 0, 8, 11);
 	for (size_t i = 8; i < 16; i++)
 		assert_true(page_is_zero(PG(p, i)));
 	check_range(p, 16, 8, 11);
 	fill_range(p, 0, 24, 12); /* writes do not fault either */
 	check_range(p, 0, 24, 12);
-	assert_int_equal(tstats().pagefaults.cnt, t0.pagefaults.cnt);
-	assert_int_equal(counters().pinned_frames, 24);
-	assert_int_equal(counters().fatal_faults, 0);
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt, t0.pagefaults.cnt);
+	assert_int_equal(zpt_counters().pinned_frames, 24);
+	assert_int_equal(zpt_counters().fatal_faults, 0);
 
 	/* Pinning twice is a flag, not a count: one unpin releases. */
 	k_mem_pin(p, 8 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 24);
+	assert_int_equal(zpt_counters().pinned_frames, 24);
 	k_mem_unpin(p, 24 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 0);
+	assert_int_equal(zpt_counters().pinned_frames, 0);
 	/* Unpinned pages are evicted again by thrashing ... */
 	thrash(big, big_pages, 7);
 	assert_int_equal(resident_pages(p, 24), 0);
@@ -633,13 +601,13 @@ static void pinned_pages_never_fault_backed(void **state)
 	for (int round = 0; round < 4; round++)
 		thrash(big, big_pages, (uint64_t)round);
 
-	struct zpage_counters c0 = counters();
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct zpage_counters c0 = zpt_counters();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	check_range(p, 0, n, 61);
 	fill_range(p, 0, n, 62);
 	check_range(p, 0, n, 62);
-	struct zpage_counters c1 = counters();
-	assert_int_equal(tstats().pagefaults.cnt, t0.pagefaults.cnt);
+	struct zpage_counters c1 = zpt_counters();
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt, t0.pagefaults.cnt);
 	assert_int_equal(c1.write_faults, c0.write_faults);
 	assert_int_equal(c1.access_faults, c0.access_faults);
 	assert_int_equal(c1.pinned_frames, n);
@@ -658,28 +626,28 @@ static void map_lock_pins(void **state)
 	uint8_t *l = k_mem_map(8 * ZPT_PAGE, K_MEM_PERM_RW | K_MEM_MAP_LOCK);
 	assert_non_null(l);
 	assert_int_equal(resident_pages(l, 8), 8);
-	assert_int_equal(counters().pinned_frames, 8);
+	assert_int_equal(zpt_counters().pinned_frames, 8);
 	for (size_t i = 0; i < 8; i++)
 		assert_true(page_is_zero(PG(l, i)));
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	fill_range(l, 0, 8, 4);
 	uint8_t *big = k_mem_map(4 * frames * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(big);
-	struct k_mem_paging_stats_t t1 = tstats();
+	struct k_mem_paging_stats_t t1 = zpt_thread_stats();
 	thrash(big, 4 * frames, 1);
-	struct k_mem_paging_stats_t t2 = tstats();
+	struct k_mem_paging_stats_t t2 = zpt_thread_stats();
 	check_range(l, 0, 8, 4);
 	assert_int_equal(t1.pagefaults.cnt, t0.pagefaults.cnt);
-	assert_int_equal(tstats().pagefaults.cnt, t2.pagefaults.cnt);
+	assert_int_equal(zpt_thread_stats().pagefaults.cnt, t2.pagefaults.cnt);
 	assert_int_equal(k_mem_page_out(l, 8 * ZPT_PAGE), -EBUSY);
 	/* More than the frames that are not pinned: refused, nothing left. */
 	size_t free0 = k_mem_free_get();
 	assert_null(k_mem_map((frames - 8 + 1) * ZPT_PAGE,
 			      K_MEM_PERM_RW | K_MEM_MAP_LOCK));
-	assert_int_equal(counters().pinned_frames, 8);
+	assert_int_equal(zpt_counters().pinned_frames, 8);
 	assert_int_equal(k_mem_free_get(), free0);
 	k_mem_unmap(l, 8 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 0);
+	assert_int_equal(zpt_counters().pinned_frames, 0);
 	k_mem_unmap(big, 4 * frames * ZPT_PAGE);
 	assert_int_equal(k_mem_free_get(), frames * ZPT_PAGE);
 }
@@ -738,7 +706,7 @@ static void all_frames_pinned_sigbus(void **state)
 	fill_range(p, 0, 4, 21);
 	expect_death(&death_all_pinned, SIGBUS, "every page frame is pinned");
 	check_range(p, 0, 4, 21);
-	assert_int_equal(counters().fatal_faults, 0);
+	assert_int_equal(zpt_counters().fatal_faults, 0);
 	k_mem_unmap(p, 4 * ZPT_PAGE);
 }
 
@@ -783,7 +751,7 @@ static void store_fault_reserve(void **state)
 	 * back, unpinned. */
 	assert_null(k_mem_map(4 * ZPT_PAGE, K_MEM_PERM_RW | K_MEM_MAP_LOCK));
 	assert_int_equal(k_mem_free_get(), 2 * ZPT_PAGE);
-	assert_int_equal(counters().pinned_frames, 0);
+	assert_int_equal(zpt_counters().pinned_frames, 0);
 	/* Use every frame. */
 	fill_range(p, last - 2, 2, 31);
 	assert_int_equal(k_mem_free_get(), 0);
@@ -791,16 +759,16 @@ static void store_fault_reserve(void **state)
 
 	/* Freeing a frame without a fault needs a store location beyond the
 	 * reserve: refused, nothing left behind. */
-	struct zpage_counters c0 = counters();
+	struct zpage_counters c0 = zpt_counters();
 	assert_null(k_mem_map(ZPT_PAGE, K_MEM_PERM_RW | K_MEM_MAP_LOCK));
 	assert_int_equal(k_mem_page_out(PG(p, last - 1), ZPT_PAGE), -ENOMEM);
 	assert_int_equal(k_mem_free_get(), 0);
-	assert_int_equal(counters().pinned_frames, c0.pinned_frames);
+	assert_int_equal(zpt_counters().pinned_frames, c0.pinned_frames);
 
 	/* Faults may use the reserve; each page-in gives a location back. */
 	check_range(p, 0, last, 31);
 	check_range(p, 0, last, 31);
-	struct zpage_counters c1 = counters();
+	struct zpage_counters c1 = zpt_counters();
 	assert_true(c1.store_loads > c0.store_loads);
 	assert_int_equal(c1.fatal_faults, 0);
 	assert_true(resident_pages(p, n) <= frames);
@@ -834,8 +802,8 @@ static unsigned long hist_total(const struct k_mem_paging_histogram_t *h)
 static struct evict_delta evict_now(void)
 {
 	struct k_mem_paging_histogram_t h;
-	struct k_mem_paging_stats_t s = gstats();
-	struct zpage_counters c = counters();
+	struct k_mem_paging_stats_t s = zpt_stats();
+	struct zpage_counters c = zpt_counters();
 	k_mem_paging_histogram_backing_store_page_out_get(&h);
 	return (struct evict_delta){ s.eviction.clean, s.eviction.dirty,
 				     c.page_outs, hist_total(&h), c.write_faults };
@@ -969,7 +937,7 @@ struct race {
 
 static unsigned long evictions_total(void)
 {
-	struct k_mem_paging_stats_t s = gstats();
+	struct k_mem_paging_stats_t s = zpt_stats();
 	return s.eviction.clean + s.eviction.dirty;
 }
 
@@ -1043,7 +1011,7 @@ static void write_during_page_out(const char *store)
 	assert_int_equal(k_mem_page_out(r.p, RACE_PAGES * ZPT_PAGE), 0);
 	for (size_t i = 0; i < RACE_PAGES; i++)
 		assert_int_equal(rd(PG(r.p, i) + 2048), r.iterations);
-	assert_int_equal(counters().fatal_faults, 0);
+	assert_int_equal(zpt_counters().fatal_faults, 0);
 	k_mem_unmap(r.p, RACE_PAGES * ZPT_PAGE);
 }
 
@@ -1079,14 +1047,14 @@ static void hot_set_stays_resident(void **state)
 	unsigned long hot_faults = 0, cold_faults = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < cold_pages; i++) {
-			unsigned long c0 = tstats().pagefaults.cnt;
+			unsigned long c0 = zpt_thread_stats().pagefaults.cnt;
 			wr(PG(cold, i) + 8, i + (size_t)pass);
-			unsigned long c1 = tstats().pagefaults.cnt;
+			unsigned long c1 = zpt_thread_stats().pagefaults.cnt;
 			for (size_t h = 0; h < hot_pages; h++) {
 				assert_int_equal(rd(PG(hot, h)), h);
 				wr(PG(hot, h) + 8, i);
 			}
-			unsigned long c2 = tstats().pagefaults.cnt;
+			unsigned long c2 = zpt_thread_stats().pagefaults.cnt;
 			cold_faults += c1 - c0;
 			hot_faults += c2 - c1;
 		}
@@ -1107,7 +1075,7 @@ static void hot_set_stays_resident(void **state)
 
 /* ------------------------------------------------------------------------- */
 
-#define T(f) cmocka_unit_test_teardown(f, teardown)
+#define T(f) cmocka_unit_test_teardown(f, zpt_teardown)
 
 int main(int argc, char **argv)
 {

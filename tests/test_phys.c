@@ -26,26 +26,7 @@
 #error "this test needs the debug-build assertions"
 #endif
 
-#if defined(__SANITIZE_THREAD__)
-#define ZT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define ZT_TSAN 1
-#endif
-#endif
-#ifndef ZT_TSAN
-#define ZT_TSAN 0
-#endif
 
-#if ZT_TSAN
-/* Death tests fork this multi-threaded process and the child starts a fresh
- * library, which starts threads; ThreadSanitizer refuses that by default. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "die_after_fork=0";
-}
-#endif
 
 #define FRAMES 64
 #define PG ZPT_PAGE
@@ -55,49 +36,9 @@ const char *__tsan_default_options(void)
 #define DEV_BASE ((uintptr_t)CONFIG_SRAM_BASE_ADDRESS + ((uintptr_t)1 << 32))
 #define DEV(n) (DEV_BASE + (uintptr_t)(n) * ((uintptr_t)1 << 24))
 
-#define CHILD_REQUIRE(cond)                                                   \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "child: %s:%d: %s is false\n",        \
-				__FILE__, __LINE__, #cond);                   \
-			_exit(2);                                             \
-		}                                                             \
-	} while (0)
 
-/* Let a fatal signal kill the child (sanitizers install handlers that would
- * turn it into an exit status) and keep it from writing a core file. */
-static void child_prepare(void)
-{
-	struct rlimit rl = { 0, 0 };
-	struct sigaction sa;
 
-	setrlimit(RLIMIT_CORE, &rl);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGABRT, &sa, NULL);
-}
 
-static void expect_child_ok(void (*fn)(void *), void *arg)
-{
-	char out[8192];
-	int status = zpt_run_child(fn, arg, out, sizeof(out));
-
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "child status %#x; stderr:\n%s\n", status, out);
-		fail();
-	}
-}
-
-static unsigned long pinned_now(void)
-{
-	struct zpage_counters c;
-
-	zpage_counters_get(&c);
-	return c.pinned_frames;
-}
 
 static struct zpage_info info_now(void)
 {
@@ -148,7 +89,7 @@ static int check_clean(void **state)
 {
 	(void)state;
 	assert_int_equal(k_mem_free_get(), info_now().frames * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	return 0;
 }
 
@@ -207,7 +148,7 @@ static void ram_alloc_distinct_runs(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_non_null(c);
-	assert_int_equal(pinned_now(), 9);
+	assert_int_equal(zpt_pinned_frames(), 9);
 	assert_int_equal(k_mem_free_get(), (info_now().frames - 9) * PG);
 	uint8_t *v[3] = { a, b, c };
 	size_t n[3] = { 1, 5, 3 };
@@ -308,16 +249,16 @@ static void phys_map_unaligned(void **state)
 static void child_access_after_phys_unmap(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	uint8_t *buf = zpage_ram_alloc(2 * PG);
-	CHILD_REQUIRE(buf != NULL);
+	ZPT_CHILD_REQUIRE(buf != NULL);
 	volatile uint8_t *v = NULL;
 	z_phys_map((uint8_t **)&v, z_mem_phys_addr(buf), 2 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(v != NULL);
+	ZPT_CHILD_REQUIRE(v != NULL);
 	v[PG + 1] = 5;
-	CHILD_REQUIRE(buf[PG + 1] == 5);
+	ZPT_CHILD_REQUIRE(buf[PG + 1] == 5);
 	z_phys_unmap((uint8_t *)v, 2 * PG);
-	CHILD_REQUIRE(buf[PG + 1] == 5);
+	ZPT_CHILD_REQUIRE(buf[PG + 1] == 5);
 	uint8_t x = v[PG + 1];
 	fprintf(stderr, "access after z_phys_unmap worked (%u)\n", x);
 	_exit(3);
@@ -332,14 +273,14 @@ static void phys_unmap_then_access_dies(void **state)
 static void child_write_readonly_phys(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	uint8_t *buf = zpage_ram_alloc(PG);
-	CHILD_REQUIRE(buf != NULL);
+	ZPT_CHILD_REQUIRE(buf != NULL);
 	buf[8] = 8;
 	volatile uint8_t *v = NULL;
 	z_phys_map((uint8_t **)&v, z_mem_phys_addr(buf), PG, 0);
-	CHILD_REQUIRE(v != NULL);
-	CHILD_REQUIRE(v[8] == 8);
+	ZPT_CHILD_REQUIRE(v != NULL);
+	ZPT_CHILD_REQUIRE(v[8] == 8);
 	v[8] = 9;
 	fprintf(stderr, "write through a read-only z_phys_map worked\n");
 	_exit(3);
@@ -390,15 +331,15 @@ static void ram_alloc_takes_frames(void **state)
 {
 	(void)state;
 	size_t free0 = k_mem_free_get();
-	unsigned long pinned0 = pinned_now();
+	unsigned long pinned0 = zpt_pinned_frames();
 
 	uint8_t *buf = zpage_ram_alloc(5 * PG);
 	assert_non_null(buf);
 	assert_int_equal(k_mem_free_get(), free0 - 5 * PG);
-	assert_int_equal(pinned_now(), pinned0 + 5);
+	assert_int_equal(zpt_pinned_frames(), pinned0 + 5);
 	zpage_ram_free(buf, 5 * PG);
 	assert_int_equal(k_mem_free_get(), free0);
-	assert_int_equal(pinned_now(), pinned0);
+	assert_int_equal(zpt_pinned_frames(), pinned0);
 
 	/* Partial sizes take whole pages. */
 	buf = zpage_ram_alloc(1);
@@ -414,12 +355,12 @@ static void ram_alloc_takes_frames(void **state)
 		assert_non_null(buf);
 		assert_ptr_equal(buf, info_now().vm_base);
 		assert_int_equal(k_mem_free_get(), 0);
-		assert_int_equal(pinned_now(), frames);
+		assert_int_equal(zpt_pinned_frames(), frames);
 		fill_pages(buf, frames, 40 + (uint64_t)round);
 		check_pages(buf, frames, 40 + (uint64_t)round);
 		zpage_ram_free(buf, frames * PG);
 		assert_int_equal(k_mem_free_get(), free0);
-		assert_int_equal(pinned_now(), 0);
+		assert_int_equal(zpt_pinned_frames(), 0);
 	}
 }
 
@@ -442,12 +383,12 @@ static void ram_free_bogus_ignored(void **state)
 	zpage_ram_free(m, PG);                  /* a k_mem_map() region */
 	k_mem_unmap(m, PG);
 	assert_int_equal(k_mem_free_get(), free1);
-	assert_int_equal(pinned_now(), 2);
+	assert_int_equal(zpt_pinned_frames(), 2);
 	assert_int_equal(buf[5], 5);
 	zpage_ram_free(buf, 2 * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	zpage_ram_free(buf, 2 * PG);            /* twice */
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	assert_int_equal(k_mem_free_get(), free1 + 2 * PG);
 }
 
@@ -469,7 +410,7 @@ static void ram_alloc_evicts_paged_data(void **state)
 	/* Exactly the eight pages in those frames were evicted. */
 	assert_int_equal(s1.eviction.clean + s1.eviction.dirty,
 			 s0.eviction.clean + s0.eviction.dirty + 8);
-	assert_int_equal(pinned_now(), 8);
+	assert_int_equal(zpt_pinned_frames(), 8);
 	assert_int_equal(k_mem_free_get(), 0);
 	fill_pages(buf, 8, 52);
 
@@ -481,7 +422,7 @@ static void ram_alloc_evicts_paged_data(void **state)
 	check_pages(buf, 8, 52);
 
 	zpage_ram_free(buf, 8 * PG);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	assert_int_equal(k_mem_free_get(), 8 * PG);
 	check_pages(p, pages, 51);
 	k_mem_unmap(p, pages * PG);
@@ -505,7 +446,7 @@ static void ram_alloc_too_big_changes_nothing(void **state)
 	assert_null(zpage_ram_alloc(0));
 	assert_null(zpage_ram_alloc(SIZE_MAX - PG));
 	assert_int_equal(k_mem_free_get(), free0);
-	assert_int_equal(pinned_now(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 
 	/* With some frames pinned, more than the rest cannot be had either
 	 * (and a failed search evicts nothing). */
@@ -515,7 +456,7 @@ static void ram_alloc_too_big_changes_nothing(void **state)
 	assert_int_equal(free1, free0 - 4 * PG);
 	assert_null(zpage_ram_alloc((frames - 4 + 1) * PG));
 	assert_int_equal(k_mem_free_get(), free1);
-	assert_int_equal(pinned_now(), 4);
+	assert_int_equal(zpt_pinned_frames(), 4);
 	k_mem_paging_stats_get(&s1);
 	assert_int_equal(s1.eviction.clean + s1.eviction.dirty,
 			 s0.eviction.clean + s0.eviction.dirty);
@@ -525,7 +466,7 @@ static void ram_alloc_too_big_changes_nothing(void **state)
 	/* The whole pool can still be taken (evicting p's pages). */
 	uint8_t *all = zpage_ram_alloc(frames * PG);
 	assert_non_null(all);
-	assert_int_equal(pinned_now(), frames);
+	assert_int_equal(zpt_pinned_frames(), frames);
 	zpage_ram_free(all, frames * PG);
 	check_pages(p, frames / 2, 61);
 	k_mem_unmap(p, frames * PG);
@@ -538,9 +479,9 @@ static void child_ram_alloc_while_sampling(void *arg)
 {
 	(void)arg;
 	struct zpage_config cfg = { .frames = 32, .nru_period_ms = 1 };
-	CHILD_REQUIRE(zpage_init(&cfg) == 0);
+	ZPT_CHILD_REQUIRE(zpage_init(&cfg) == 0);
 	uint8_t *p = k_mem_map(64 * PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p != NULL);
 	for (size_t i = 0; i < 64; i++)
 		zpt_fill(p + i * PG, 111, i);
 	for (int round = 0; round < 300; round++) {
@@ -548,7 +489,7 @@ static void child_ram_alloc_while_sampling(void *arg)
 		 * has evictions and the sampling runs. */
 		for (size_t i = 0; i < 24; i++) {
 			size_t k = ((size_t)round * 7 + i) % 64;
-			CHILD_REQUIRE(zpt_check(p + k * PG, 111, k));
+			ZPT_CHILD_REQUIRE(zpt_check(p + k * PG, 111, k));
 		}
 		uint8_t *all = zpage_ram_alloc(32 * PG);
 		if (all == NULL) {
@@ -559,14 +500,14 @@ static void child_ram_alloc_while_sampling(void *arg)
 		zpage_ram_free(all, 32 * PG);
 	}
 	for (size_t i = 0; i < 64; i++)
-		CHILD_REQUIRE(zpt_check(p + i * PG, 111, i));
+		ZPT_CHILD_REQUIRE(zpt_check(p + i * PG, 111, i));
 	_exit(0);
 }
 
 static void ram_alloc_not_disturbed_by_sampling(void **state)
 {
 	(void)state;
-	expect_child_ok(child_ram_alloc_while_sampling, NULL);
+	zpt_expect_child_ok(child_ram_alloc_while_sampling, NULL);
 }
 
 /* ---- Registered physical ranges --------------------------------------- */
@@ -756,8 +697,8 @@ static void child_register_many(void *arg)
 {
 	(void)arg;
 	int fd = memfd_create("zpt-many", MFD_CLOEXEC);
-	CHILD_REQUIRE(fd >= 0);
-	CHILD_REQUIRE(ftruncate(fd, PG) == 0);
+	ZPT_CHILD_REQUIRE(fd >= 0);
+	ZPT_CHILD_REQUIRE(ftruncate(fd, PG) == 0);
 	int ok = 0, r = 0;
 	for (int i = 0; i < 100; i++) {
 		r = zpage_phys_register(DEV(i), PG, fd, 0);
@@ -773,7 +714,7 @@ static void child_register_many(void *arg)
 	for (int i = 0; i < 32; i += 7) {
 		uint8_t *v = NULL;
 		z_phys_map(&v, DEV(i), PG, K_MEM_PERM_RW);
-		CHILD_REQUIRE(v != NULL);
+		ZPT_CHILD_REQUIRE(v != NULL);
 		v[0] = (uint8_t)i;
 		z_phys_unmap(v, PG);
 	}
@@ -783,7 +724,7 @@ static void child_register_many(void *arg)
 static void phys_register_limit(void **state)
 {
 	(void)state;
-	expect_child_ok(child_register_many, NULL);
+	zpt_expect_child_ok(child_register_many, NULL);
 }
 
 /* ---- Debug-build assertions ------------------------------------------- */
@@ -791,9 +732,9 @@ static void phys_register_limit(void **state)
 static void child_phys_addr_of_mapping(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	void *p = k_mem_map(PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(p != NULL);
+	ZPT_CHILD_REQUIRE(p != NULL);
 	uintptr_t phys = z_mem_phys_addr(p);
 	fprintf(stderr, "z_mem_phys_addr(%p) returned %#lx\n", p,
 		(unsigned long)phys);
@@ -803,7 +744,7 @@ static void child_phys_addr_of_mapping(void *arg)
 static void child_phys_addr_of_stack(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	int local = 0;
 	uintptr_t phys = z_mem_phys_addr(&local);
 	fprintf(stderr, "z_mem_phys_addr(stack) returned %#lx\n",
@@ -814,12 +755,12 @@ static void child_phys_addr_of_stack(void *arg)
 static void child_phys_addr_of_window(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	uint8_t *buf = zpage_ram_alloc(PG);
-	CHILD_REQUIRE(buf != NULL);
+	ZPT_CHILD_REQUIRE(buf != NULL);
 	uint8_t *v = NULL;
 	z_phys_map(&v, z_mem_phys_addr(buf), PG, K_MEM_PERM_RW);
-	CHILD_REQUIRE(v != NULL);
+	ZPT_CHILD_REQUIRE(v != NULL);
 	uintptr_t phys = z_mem_phys_addr(v);
 	fprintf(stderr, "z_mem_phys_addr(window) returned %#lx\n",
 		(unsigned long)phys);
@@ -829,9 +770,9 @@ static void child_phys_addr_of_window(void *arg)
 static void child_virt_addr_outside_ram(void *arg)
 {
 	(void)arg;
-	child_prepare();
+	zpt_child_prepare();
 	struct zpage_info info;
-	CHILD_REQUIRE(zpage_info_get(&info) == 0);
+	ZPT_CHILD_REQUIRE(zpage_info_get(&info) == 0);
 	void *v = z_mem_virt_addr(CONFIG_SRAM_BASE_ADDRESS + info.frames * PG);
 	fprintf(stderr, "z_mem_virt_addr(end of RAM) returned %p\n", v);
 	_exit(3);

@@ -35,26 +35,8 @@ static void start(size_t frames, const char *store, unsigned nru_ms)
 	zpt_start(&c);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	zpage_shutdown();
-	return 0;
-}
 
-static struct k_mem_paging_stats_t gstats(void)
-{
-	struct k_mem_paging_stats_t s;
-	k_mem_paging_stats_get(&s);
-	return s;
-}
 
-static struct k_mem_paging_stats_t tstats(void)
-{
-	struct k_mem_paging_stats_t s;
-	k_mem_paging_thread_stats_get(k_current_get(), &s);
-	return s;
-}
 
 static struct k_mem_paging_stats_t stats_sub(struct k_mem_paging_stats_t b,
 					     struct k_mem_paging_stats_t a)
@@ -77,12 +59,6 @@ static void assert_sum_invariant(const struct k_mem_paging_stats_t *s)
 	assert_true(s->pagefaults.in_isr <= s->pagefaults.cnt);
 }
 
-static struct zpage_counters counters(void)
-{
-	struct zpage_counters c;
-	zpage_counters_get(&c);
-	return c;
-}
 
 static uint64_t rd(const void *p)
 {
@@ -132,7 +108,7 @@ static void irq_locked_classification(void **state)
 	start(64, NULL, 0);
 	const size_t n = 16;
 	uint8_t *p = paged_out_region(n, 1);
-	struct k_mem_paging_stats_t g0 = gstats(), t0 = tstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), t0 = zpt_thread_stats();
 
 	assert_false(sig_blocked(SIGUSR1));
 	for (size_t i = 0; i < 4; i++) /* unlocked: 4 */
@@ -155,8 +131,8 @@ static void irq_locked_classification(void **state)
 	for (size_t i = 12; i < 16; i++) /* unlocked: 4 */
 		wr(PG(p, i) + 8, i);
 
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
-	struct k_mem_paging_stats_t t = stats_sub(tstats(), t0);
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
+	struct k_mem_paging_stats_t t = stats_sub(zpt_thread_stats(), t0);
 	assert_int_equal(g.pagefaults.cnt, n);
 	assert_int_equal(g.pagefaults.irq_locked, 8);
 	assert_int_equal(g.pagefaults.irq_unlocked, 8);
@@ -164,7 +140,7 @@ static void irq_locked_classification(void **state)
 	assert_int_equal(t.pagefaults.cnt, n);
 	assert_int_equal(t.pagefaults.irq_locked, 8);
 	assert_int_equal(t.pagefaults.irq_unlocked, 8);
-	struct k_mem_paging_stats_t ga = gstats(), ta = tstats();
+	struct k_mem_paging_stats_t ga = zpt_stats(), ta = zpt_thread_stats();
 	assert_sum_invariant(&ga);
 	assert_sum_invariant(&ta);
 	for (size_t i = 8; i < 16; i++)
@@ -211,7 +187,7 @@ struct lock_arg {
 static void *lock_thread(void *arg)
 {
 	struct lock_arg *a = arg;
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	for (size_t i = a->first; i < a->first + a->n; i++) {
 		unsigned int k = 0;
 		if (i % 3 == 0)
@@ -220,7 +196,7 @@ static void *lock_thread(void *arg)
 		if (i % 3 == 0)
 			irq_unlock(k);
 	}
-	a->d = stats_sub(tstats(), t0);
+	a->d = stats_sub(zpt_thread_stats(), t0);
 	return NULL;
 }
 
@@ -232,7 +208,7 @@ static void irq_invariant_threads(void **state)
 	start(nt * per + 16, NULL, 0);
 	uint8_t *p = k_mem_map(nt * per * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
-	struct k_mem_paging_stats_t g0 = gstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats();
 	struct lock_arg args[3];
 	pthread_t th[3];
 	for (size_t t = 0; t < nt; t++) {
@@ -242,7 +218,7 @@ static void irq_invariant_threads(void **state)
 	}
 	for (size_t t = 0; t < nt; t++)
 		pthread_join(th[t], NULL);
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
 	unsigned long sum_locked = 0;
 	for (size_t t = 0; t < nt; t++) {
 		/* One fresh page per write: one zero-fill fault each. */
@@ -253,7 +229,7 @@ static void irq_invariant_threads(void **state)
 	}
 	assert_int_equal(g.pagefaults.cnt, nt * per);
 	assert_int_equal(g.pagefaults.irq_locked, sum_locked);
-	struct k_mem_paging_stats_t ga = gstats();
+	struct k_mem_paging_stats_t ga = zpt_stats();
 	assert_sum_invariant(&ga);
 	k_mem_unmap(p, nt * per * ZPT_PAGE);
 }
@@ -292,7 +268,7 @@ static void in_isr_counts_one(void **state)
 	assert_ptr_equal(cur.sa_handler, isr_handler);
 
 	assert_false(k_is_in_isr());
-	struct k_mem_paging_stats_t g0 = gstats(), t0 = tstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), t0 = zpt_thread_stats();
 
 	/* raise(): the handler touches paged-out page 0. */
 	isr_page = PG(p, 0);
@@ -302,8 +278,8 @@ static void in_isr_counts_one(void **state)
 	assert_true(isr_saw_isr);
 	assert_int_equal(isr_value, 1000);
 	assert_false(k_is_in_isr());
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
-	struct k_mem_paging_stats_t t = stats_sub(tstats(), t0);
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
+	struct k_mem_paging_stats_t t = stats_sub(zpt_thread_stats(), t0);
 	assert_int_equal(g.pagefaults.cnt, 1);
 	assert_int_equal(g.pagefaults.in_isr, 1);
 	assert_int_equal(g.pagefaults.irq_unlocked, 1);
@@ -312,7 +288,7 @@ static void in_isr_counts_one(void **state)
 
 	/* Outside the handler: no in_isr. */
 	assert_int_equal(rd(PG(p, 1) + 64), 1001);
-	g = stats_sub(gstats(), g0);
+	g = stats_sub(zpt_stats(), g0);
 	assert_int_equal(g.pagefaults.cnt, 2);
 	assert_int_equal(g.pagefaults.in_isr, 1);
 
@@ -327,15 +303,15 @@ static void in_isr_counts_one(void **state)
 	isr_ran = 0;
 	assert_int_equal(raise(SIGUSR1), 0);
 	assert_int_equal(isr_ran, 1);
-	g = stats_sub(gstats(), g0);
-	t = stats_sub(tstats(), t0);
+	g = stats_sub(zpt_stats(), g0);
+	t = stats_sub(zpt_thread_stats(), t0);
 	assert_int_equal(g.pagefaults.cnt, 3);
 	assert_int_equal(g.pagefaults.in_isr, 2);
 	assert_int_equal(t.pagefaults.in_isr, 2);
 	assert_false(k_is_in_isr());
 
 	assert_int_equal(zpage_sigaction(SIGUSR1, &old, NULL), 0);
-	struct k_mem_paging_stats_t ga = gstats();
+	struct k_mem_paging_stats_t ga = zpt_stats();
 	assert_sum_invariant(&ga);
 	k_mem_unmap(p, 4 * ZPT_PAGE);
 }
@@ -351,7 +327,7 @@ struct isr_target {
 static void *isr_target_thread(void *arg)
 {
 	struct isr_target *a = arg;
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	unsigned int k = irq_lock();
 	atomic_store(&a->ready, 1);
 	while (!atomic_load(&a->sent))
@@ -362,7 +338,7 @@ static void *isr_target_thread(void *arg)
 	for (int i = 0; i < 1000 && !isr_ran; i++)
 		usleep(1000);
 	a->ran_after_unlock = isr_ran;
-	a->d = stats_sub(tstats(), t0);
+	a->d = stats_sub(zpt_thread_stats(), t0);
 	return NULL;
 }
 
@@ -384,7 +360,7 @@ static void in_isr_other_thread(void **state)
 	isr_value = 0;
 
 	struct isr_target a = { 0 };
-	struct k_mem_paging_stats_t g0 = gstats(), m0 = tstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), m0 = zpt_thread_stats();
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, isr_target_thread, &a), 0);
 	while (!atomic_load(&a.ready))
@@ -402,10 +378,10 @@ static void in_isr_other_thread(void **state)
 	assert_int_equal(a.d.pagefaults.cnt, 1);
 	assert_int_equal(a.d.pagefaults.in_isr, 1);
 	assert_int_equal(a.d.pagefaults.irq_unlocked, 1);
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
 	assert_int_equal(g.pagefaults.cnt, 1);
 	assert_int_equal(g.pagefaults.in_isr, 1);
-	assert_int_equal(stats_sub(tstats(), m0).pagefaults.cnt, 0);
+	assert_int_equal(stats_sub(zpt_thread_stats(), m0).pagefaults.cnt, 0);
 	k_mem_unmap(p, ZPT_PAGE);
 }
 
@@ -414,7 +390,7 @@ static void isr_enter_exit(void **state)
 	(void)state;
 	start(64, NULL, 0);
 	uint8_t *p = paged_out_region(4, 5);
-	struct k_mem_paging_stats_t t0 = tstats();
+	struct k_mem_paging_stats_t t0 = zpt_thread_stats();
 	assert_false(k_is_in_isr());
 	zpage_isr_enter();
 	assert_true(k_is_in_isr());
@@ -432,7 +408,7 @@ static void isr_enter_exit(void **state)
 	assert_true(zpt_check(PG(p, 3), 5, 3));
 	irq_unlock(k);
 	zpage_isr_exit();
-	struct k_mem_paging_stats_t t = stats_sub(tstats(), t0);
+	struct k_mem_paging_stats_t t = stats_sub(zpt_thread_stats(), t0);
 	assert_int_equal(t.pagefaults.cnt, 4);
 	assert_int_equal(t.pagefaults.in_isr, 3);
 	assert_int_equal(t.pagefaults.irq_locked, 1);
@@ -456,7 +432,7 @@ struct worker {
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
-	w->start = tstats();
+	w->start = zpt_thread_stats();
 	for (int r = 0; r < w->rounds; r++) {
 		if (r > 0 && w->page_out &&
 		    k_mem_page_out(PG(w->p, w->first), w->n * ZPT_PAGE) != 0)
@@ -467,7 +443,7 @@ static void *worker_thread(void *arg)
 			wr(PG(w->p, i), i * 100 + (size_t)r);
 		}
 	}
-	w->end = tstats();
+	w->end = zpt_thread_stats();
 	return NULL;
 }
 
@@ -494,9 +470,9 @@ static void per_thread_exact(void **state)
 	for (size_t t = 0; t < NT; t++)
 		w[t] = (struct worker){ .p = p, .first = t * per, .n = per,
 					.rounds = 3, .page_out = true };
-	struct k_mem_paging_stats_t g0 = gstats(), m0 = tstats();
+	struct k_mem_paging_stats_t g0 = zpt_stats(), m0 = zpt_thread_stats();
 	run_workers(w, NT);
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
 	unsigned long sum_cnt = 0, sum_ev = 0;
 	for (size_t t = 0; t < NT; t++) {
 		struct k_mem_paging_stats_t d = stats_sub(w[t].end, w[t].start);
@@ -515,7 +491,7 @@ static void per_thread_exact(void **state)
 	assert_int_equal(g.pagefaults.cnt, sum_cnt);
 	assert_int_equal(g.eviction.clean + g.eviction.dirty, sum_ev);
 	/* The main thread did nothing. */
-	struct k_mem_paging_stats_t m = stats_sub(tstats(), m0);
+	struct k_mem_paging_stats_t m = stats_sub(zpt_thread_stats(), m0);
 	assert_int_equal(m.pagefaults.cnt, 0);
 	assert_int_equal(m.eviction.dirty + m.eviction.clean, 0);
 	/* NULL thread: all zero. */
@@ -539,11 +515,11 @@ static void per_thread_evictions_add_up(void **state)
 	for (size_t t = 0; t < NT; t++)
 		w[t] = (struct worker){ .p = p, .first = t * per, .n = per,
 					.rounds = 3 };
-	struct k_mem_paging_stats_t g0 = gstats();
-	struct zpage_counters c0 = counters();
+	struct k_mem_paging_stats_t g0 = zpt_stats();
+	struct zpage_counters c0 = zpt_counters();
 	run_workers(w, NT);
-	struct k_mem_paging_stats_t g = stats_sub(gstats(), g0);
-	struct zpage_counters c1 = counters();
+	struct k_mem_paging_stats_t g = stats_sub(zpt_stats(), g0);
+	struct zpage_counters c1 = zpt_counters();
 	unsigned long sum_cnt = 0, sum_ev = 0, sum_locked = 0;
 	for (size_t t = 0; t < NT; t++) {
 		struct k_mem_paging_stats_t d = stats_sub(w[t].end, w[t].start);
@@ -624,8 +600,8 @@ static void histogram_counts_match_events(void **state)
 	assert_non_null(p);
 	fill_range(p, 0, n, 7);
 	check_range(p, 0, n, 7);
-	struct k_mem_paging_stats_t s = gstats();
-	struct zpage_counters c = counters();
+	struct k_mem_paging_stats_t s = zpt_stats();
+	struct zpage_counters c = zpt_counters();
 	unsigned long ev = s.eviction.clean + s.eviction.dirty;
 	assert_true(ev >= 2 * n - 2 * frames);
 	assert_int_equal(hist_total(0), ev);
@@ -641,12 +617,12 @@ static void histogram_counts_match_events(void **state)
 	unsigned long sel = hist_total(0);
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
 	k_mem_page_in(p, 16 * ZPT_PAGE);
-	c = counters();
+	c = zpt_counters();
 	assert_int_equal(hist_total(0), sel);
 	assert_int_equal(hist_total(1), c.page_ins);
 	assert_int_equal(hist_total(2), c.page_outs);
 	check_range(p, 0, n, 7);
-	c = counters();
+	c = zpt_counters();
 	assert_int_equal(hist_total(1), c.page_ins);
 	assert_int_equal(hist_total(2), c.page_outs);
 	/* Page-ins / page-outs of the clean-copy store. */
@@ -658,8 +634,8 @@ static void histogram_counts_match_events(void **state)
 	fill_range(p, 0, n, 8);
 	check_range(p, 0, n, 8);
 	check_range(p, 0, n, 8);
-	s = gstats();
-	c = counters();
+	s = zpt_stats();
+	c = zpt_counters();
 	assert_int_equal(hist_total(0), s.eviction.clean + s.eviction.dirty);
 	assert_int_equal(hist_total(1), c.page_ins);
 	assert_int_equal(hist_total(2), c.page_outs);
@@ -716,9 +692,9 @@ static void histogram_bounds_set_validates(void **state)
 			assert_int_equal(h.counts[i], 0); /* reset */
 	}
 	/* Counting goes on with the new bounds. */
-	struct zpage_counters c0 = counters();
+	struct zpage_counters c0 = zpt_counters();
 	check_range(p, 0, 64, 1);
-	struct zpage_counters c1 = counters();
+	struct zpage_counters c1 = zpt_counters();
 	assert_int_equal(hist_total(1), c1.page_ins - c0.page_ins);
 	assert_int_equal(hist_total(2), c1.page_outs - c0.page_outs);
 	k_mem_unmap(p, 64 * ZPT_PAGE);
@@ -733,14 +709,14 @@ static void histogram_everything_in_bin0(void **state)
 		huge[i] = ULONG_MAX - (unsigned long)(NBINS - 1 - i);
 	for (int w = 0; w < 3; w++)
 		assert_int_equal(zpage_histogram_bounds_set(w, huge), 0);
-	struct zpage_counters c0 = counters();
-	struct k_mem_paging_stats_t s0 = gstats();
+	struct zpage_counters c0 = zpt_counters();
+	struct k_mem_paging_stats_t s0 = zpt_stats();
 	uint8_t *p = k_mem_map(64 * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 	fill_range(p, 0, 64, 2);
 	check_range(p, 0, 64, 2);
-	struct zpage_counters c1 = counters();
-	struct k_mem_paging_stats_t s1 = gstats();
+	struct zpage_counters c1 = zpt_counters();
+	struct k_mem_paging_stats_t s1 = zpt_stats();
 	unsigned long events[3] = {
 		s1.eviction.clean + s1.eviction.dirty -
 			s0.eviction.clean - s0.eviction.dirty,
@@ -767,35 +743,35 @@ static void counters_zero_fills_and_store_loads(void **state)
 	const size_t n = 24;
 	uint8_t *p = k_mem_map(2 * n * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
-	struct zpage_counters c0 = counters();
+	struct zpage_counters c0 = zpt_counters();
 	/* First touches: reads and writes alike. */
 	for (size_t i = 0; i < n; i += 2)
 		assert_int_equal(rd(PG(p, i) + 8), 0);
 	for (size_t i = 1; i < n; i += 2)
 		wr(PG(p, i), i);
-	struct zpage_counters c1 = counters();
+	struct zpage_counters c1 = zpt_counters();
 	assert_int_equal(c1.zero_fills - c0.zero_fills, n);
 	assert_int_equal(c1.store_loads - c0.store_loads, 0);
 	/* Touching again: nothing. */
 	for (size_t i = 0; i < n; i++)
 		wr(PG(p, i) + 16, i);
-	struct zpage_counters c2 = counters();
+	struct zpage_counters c2 = zpt_counters();
 	assert_int_equal(c2.zero_fills, c1.zero_fills);
 	assert_int_equal(c2.store_loads, c1.store_loads);
 	/* Paged out, then touched: loads from the store. */
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	struct k_mem_paging_stats_t s0 = gstats();
+	struct k_mem_paging_stats_t s0 = zpt_stats();
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(rd(PG(p, i) + 16), i);
-	struct zpage_counters c3 = counters();
+	struct zpage_counters c3 = zpt_counters();
 	assert_int_equal(c3.store_loads - c2.store_loads, n);
 	assert_int_equal(c3.page_ins - c2.page_ins, n);
 	assert_int_equal(c3.zero_fills, c2.zero_fills);
-	assert_int_equal(gstats().pagefaults.cnt - s0.pagefaults.cnt, n);
+	assert_int_equal(zpt_stats().pagefaults.cnt - s0.pagefaults.cnt, n);
 	/* Fresh pages of the same region still zero-fill. */
 	for (size_t i = n; i < 2 * n; i++)
 		wr(PG(p, i), i);
-	struct zpage_counters c4 = counters();
+	struct zpage_counters c4 = zpt_counters();
 	assert_int_equal(c4.zero_fills - c3.zero_fills, n);
 	assert_int_equal(c4.store_loads, c3.store_loads);
 	assert_int_equal(c4.fatal_faults, 0);
@@ -806,13 +782,13 @@ static void counters_zero_fills_and_store_loads(void **state)
 	const size_t big = 8 * 64;
 	uint8_t *q = k_mem_map(big * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(q);
-	struct zpage_counters d0 = counters();
-	struct k_mem_paging_stats_t t0 = gstats();
+	struct zpage_counters d0 = zpt_counters();
+	struct k_mem_paging_stats_t t0 = zpt_stats();
 	fill_range(q, 0, big, 9);
 	check_range(q, 0, big, 9);
 	check_range(q, 0, big, 9);
-	struct zpage_counters d1 = counters();
-	unsigned long faults = gstats().pagefaults.cnt - t0.pagefaults.cnt;
+	struct zpage_counters d1 = zpt_counters();
+	unsigned long faults = zpt_stats().pagefaults.cnt - t0.pagefaults.cnt;
 	assert_int_equal(d1.zero_fills - d0.zero_fills, big);
 	assert_int_equal(d1.store_loads - d0.store_loads, faults - big);
 	assert_true(faults >= big + 2 * (big - 64));
@@ -821,7 +797,7 @@ static void counters_zero_fills_and_store_loads(void **state)
 
 /* ------------------------------------------------------------------------- */
 
-#define T(f) cmocka_unit_test_teardown(f, teardown)
+#define T(f) cmocka_unit_test_teardown(f, zpt_teardown)
 
 int main(void)
 {

@@ -2,11 +2,13 @@
 #include "zpt.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,7 +90,11 @@ static void read_all(int fd, char *out, size_t cap)
 	out[used] = '\0';
 }
 
-int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap)
+/* Fork; the child sends stderr (and stdout if asked) into a pipe and runs
+ * fn(arg) (which must not return for exec'ing callers); the parent collects
+ * the output and returns the wait status. */
+static int capture(void (*fn)(void *), void *arg, bool with_stdout, char *out,
+		   size_t cap)
 {
 	int p[2];
 	if (pipe(p) != 0)
@@ -98,6 +104,8 @@ int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap)
 	if (pid == 0) {
 		close(p[0]);
 		dup2(p[1], STDERR_FILENO);
+		if (with_stdout)
+			dup2(p[1], STDOUT_FILENO);
 		fn(arg);
 		_exit(0);
 	}
@@ -107,6 +115,11 @@ int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap)
 	int status = 0;
 	waitpid(pid, &status, 0);
 	return status;
+}
+
+int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap)
+{
+	return capture(fn, arg, false, out, cap);
 }
 
 void zpt_expect_death(void (*fn)(void *), void *arg, int sig, const char *msg)
@@ -124,28 +137,29 @@ void zpt_expect_death(void (*fn)(void *), void *arg, int sig, const char *msg)
 	}
 }
 
+struct program {
+	char *const *argv;
+	char *const *env_add;
+};
+
+static void exec_program(void *arg)
+{
+	const struct program *pr = arg;
+
+	for (size_t i = 0; pr->env_add != NULL && pr->env_add[i] != NULL; i++)
+		putenv(pr->env_add[i]);
+	execv(pr->argv[0], pr->argv);
+	_exit(127);
+}
+
 int zpt_run_program(char *const argv[], char *const env_add[], char *out,
 		    size_t cap)
 {
-	int p[2];
-	if (pipe(p) != 0)
+	struct program pr = { argv, env_add };
+	int status = capture(exec_program, &pr, true, out, cap);
+
+	if (status < 0)
 		return -1;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(p[0]);
-		dup2(p[1], STDERR_FILENO);
-		dup2(p[1], STDOUT_FILENO);
-		for (size_t i = 0; env_add != NULL && env_add[i] != NULL; i++)
-			putenv(env_add[i]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	read_all(p[0], out, cap);
-	close(p[0]);
-	int status = 0;
-	waitpid(pid, &status, 0);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -160,3 +174,72 @@ const char *zpt_self(void)
 	path[n] = '\0';
 	return path;
 }
+
+void zpt_child_prepare(void)
+{
+	struct rlimit rl = { 0, 0 };
+	struct sigaction sa;
+
+	setrlimit(RLIMIT_CORE, &rl);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+}
+
+void zpt_expect_child_ok(void (*fn)(void *), void *arg)
+{
+	char out[8192];
+	int status = zpt_run_child(fn, arg, out, sizeof(out));
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "child status %#x; stderr:\n%s\n", status, out);
+		fail();
+	}
+}
+
+struct k_mem_paging_stats_t zpt_stats(void)
+{
+	struct k_mem_paging_stats_t s;
+	k_mem_paging_stats_get(&s);
+	return s;
+}
+
+struct k_mem_paging_stats_t zpt_thread_stats(void)
+{
+	struct k_mem_paging_stats_t s;
+	k_mem_paging_thread_stats_get(k_current_get(), &s);
+	return s;
+}
+
+struct zpage_counters zpt_counters(void)
+{
+	struct zpage_counters c;
+	zpage_counters_get(&c);
+	return c;
+}
+
+unsigned long zpt_pinned_frames(void)
+{
+	return zpt_counters().pinned_frames;
+}
+
+int zpt_teardown(void **state)
+{
+	(void)state;
+	zpage_shutdown();
+	return 0;
+}
+
+#if ZPT_TSAN
+/* Death tests fork this multi-threaded process and the child starts a fresh
+ * library (threads), which ThreadSanitizer refuses by default. Probe
+ * processes are short: its default 1 s pause at exit would dominate. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+	return "die_after_fork=0:atexit_sleep_ms=50";
+}
+#endif

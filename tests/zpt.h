@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <mmu.h>
@@ -17,6 +19,29 @@
 #include <zpage.h>
 
 #define ZPT_PAGE CONFIG_MMU_PAGE_SIZE
+
+/* Which sanitizer the test runs under (1 or 0). */
+#if defined(__SANITIZE_THREAD__)
+#define ZPT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ZPT_TSAN 1
+#endif
+#endif
+#ifndef ZPT_TSAN
+#define ZPT_TSAN 0
+#endif
+
+/* In a forked child: a failed precondition exits with status 2 (and says
+ * why), so that it cannot be mistaken for the death being tested. */
+#define ZPT_CHILD_REQUIRE(cond)                                               \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "child: %s:%d: %s is false\n",        \
+				__FILE__, __LINE__, #cond);                   \
+			_exit(2);                                             \
+		}                                                             \
+	} while (0)
 
 /* Start the library with these options (others from the environment);
  * exits with 77 (skip) if demand paging is impossible here. */
@@ -41,6 +66,23 @@ int zpt_run_child(void (*fn)(void *), void *arg, char *out, size_t cap);
 /* Assert that fn(arg) in a child dies by signal sig and prints a message
  * containing msg (NULL: any message). */
 void zpt_expect_death(void (*fn)(void *), void *arg, int sig, const char *msg);
+
+/* In a child that must die by a signal: default actions for SIGSEGV,
+ * SIGBUS and SIGABRT (sanitizers turn them into exit codes otherwise) and
+ * no core file. */
+void zpt_child_prepare(void);
+
+/* Assert that fn(arg) in a child exits with status 0. */
+void zpt_expect_child_ok(void (*fn)(void *), void *arg);
+
+/* Snapshots of the statistics and counters. */
+struct k_mem_paging_stats_t zpt_stats(void);
+struct k_mem_paging_stats_t zpt_thread_stats(void);
+struct zpage_counters zpt_counters(void);
+unsigned long zpt_pinned_frames(void);
+
+/* cmocka teardown: zpage_shutdown(). */
+int zpt_teardown(void **state);
 
 /* Run a program (argv[0] is a path) with extra environment entries
  * ("NAME=value", NULL-terminated); returns its exit status (or 128+signal)

@@ -58,16 +58,15 @@ static int create_memfd(size_t size)
 	return fd;
 }
 
-static void release_all(void)
+/* Close every descriptor and forget the region (unmapping it if asked). */
+static void release_all(bool unmap)
 {
-	if (lx.base != NULL)
+	if (unmap && lx.base != NULL)
 		munmap(lx.base, lx.size);
-	if (lx.uffd >= 0)
-		close(lx.uffd);
-	if (lx.memfd >= 0)
-		close(lx.memfd);
-	if (lx.pidfd >= 0)
-		close(lx.pidfd);
+	int fds[] = { lx.uffd, lx.memfd, lx.pidfd, lx.stop_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
 }
 
@@ -80,7 +79,7 @@ int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 	r = create_memfd(p->vm_size);
 	if (r < 0) {
 		lx_error("cannot create the memory object (%s)", strerror(-r));
-		release_all();
+		release_all(true);
 		return r;
 	}
 	lx.memfd = r;
@@ -90,7 +89,7 @@ int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 		r = -errno;
 		lx_error("cannot reserve %zu bytes of address space (%s)",
 			 p->vm_size, strerror(errno));
-		release_all();
+		release_all(true);
 		return r;
 	}
 	lx.base = base;
@@ -107,7 +106,7 @@ int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 			r = -errno;
 		lx_error("cannot set up demand paging on the region (%s)",
 			 strerror(-r));
-		release_all();
+		release_all(true);
 		return r == -ENOSYS ? r : -ENOSYS;
 	}
 	lx.pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -118,21 +117,14 @@ int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 void zp_port_shutdown(void)
 {
 	lx_handlers_stop();
-	release_all();
+	release_all(true);
 }
 
 void zp_port_forget(void)
 {
-	/* In a forked child: the descriptors are copies; close them. */
-	if (lx.uffd >= 0)
-		close(lx.uffd);
-	if (lx.memfd >= 0)
-		close(lx.memfd);
-	if (lx.pidfd >= 0)
-		close(lx.pidfd);
-	if (lx.stop_fd >= 0)
-		close(lx.stop_fd);
-	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+	/* In a forked child: the descriptors are copies, and the region was
+	 * not inherited (MADV_DONTFORK). */
+	release_all(false);
 }
 
 void *zp_port_table_alloc(size_t bytes)
