@@ -7,15 +7,24 @@ foreach(t test_scale)
   endif()
 endforeach()
 
-# The same program as an unprivileged user: user-mode-only userfaultfd.
+# The same programs as an unprivileged user: user-mode-only userfaultfd.
+# Linked with the static library and run from a copy (see the script).
 execute_process(COMMAND id -u OUTPUT_VARIABLE ZPAGE_UID OUTPUT_STRIP_TRAILING_WHITESPACE)
 find_program(SETPRIV setpriv)
-if(ZPAGE_UID STREQUAL "0" AND SETPRIV AND TARGET test_syscall)
-  add_test(NAME test_syscall_unprivileged
-    COMMAND ${SETPRIV} --reuid=nobody --regid=nogroup --clear-groups
-            $<TARGET_FILE:test_syscall>)
-  set_tests_properties(test_syscall_unprivileged PROPERTIES TIMEOUT 600
-    SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV}")
+if(ZPAGE_UID STREQUAL "0" AND SETPRIV)
+  foreach(t test_syscall test_smoke test_paging)
+    if(TARGET ${t})
+      add_executable(${t}_unprivileged ${t}.c zpt.c)
+      target_include_directories(${t}_unprivileged PRIVATE ${CMOCKA_INCLUDE_DIR}
+        ${CMAKE_CURRENT_SOURCE_DIR})
+      target_link_libraries(${t}_unprivileged PRIVATE zpage_static ${CMOCKA_LIBRARY})
+      add_test(NAME ${t}_unprivileged
+        COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/run_unprivileged.sh
+                $<TARGET_FILE:${t}_unprivileged>)
+      set_tests_properties(${t}_unprivileged PROPERTIES TIMEOUT 600
+        SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV}")
+    endif()
+  endforeach()
 endif()
 
 # Link-time replacement of the plug-ins also with the static library.
