@@ -12,6 +12,12 @@
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
  *                         suffix, 0 = unlimited (default)
  *   ZPAGE_VM_SIZE         size of the library's virtual region (default 256G)
+ *   ZPAGE_FAULT_MODE      who serves a fault: thread (fault-handler
+ *                         threads; faults inside system calls are served),
+ *                         signal (the faulting thread itself, from SIGBUS:
+ *                         faster, but a system call touching a non-resident
+ *                         page fails with EFAULT), auto (default: thread
+ *                         where possible, else signal)
  *   ZPAGE_HANDLERS        fault-handler threads (default 2)
  *   ZPAGE_NRU_PERIOD_MS   accessed-bit clearing period of nru (default 100)
  *   ZPAGE_DEBUG           1: print why calls fail and what start-up chose
@@ -41,6 +47,7 @@ struct zpage_config {
 	size_t vm_size;            /**< bytes of virtual space to reserve */
 	unsigned handlers;         /**< fault-handler threads */
 	unsigned nru_period_ms;    /**< nru clearing period */
+	const char *fault_mode;    /**< "auto", "thread" or "signal" */
 };
 
 /**
@@ -75,9 +82,22 @@ enum zpage_fault_mode {
 	                               k_mem_page_in()/k_mem_pin() it first */
 };
 
+/** Which thread serves a page fault. */
+enum zpage_delivery {
+	ZPAGE_DELIVERY_THREAD = 1, /**< fault-handler threads; the faulting
+	                                thread sleeps meanwhile */
+	ZPAGE_DELIVERY_SIGNAL,     /**< the faulting thread, in a SIGBUS
+	                                handler (zpage owns SIGBUS; install
+	                                other SIGBUS handlers with
+	                                zpage_sigaction); system calls that
+	                                touch non-resident pages fail with
+	                                EFAULT */
+};
+
 /** Facts about the running library. */
 struct zpage_info {
 	enum zpage_fault_mode mode;
+	enum zpage_delivery delivery;
 	bool write_tracking;   /**< clean pages are detected (write-protect) */
 	bool access_tracking;  /**< accessed bits are sampled (minor faults) */
 	size_t frames;         /**< page frames in the pool */

@@ -280,7 +280,7 @@ static void zero_config_defaults(void **state)
 	 * ZPAGE_HANDLERS=1 (the rest of the threads are the same). */
 	run_probe(pr, "map", "clean", NULL);
 	long long t_default = value_of(pr, "tasks");
-	char *one[] = { "ZPAGE_HANDLERS=1", NULL };
+	char *one[] = { "ZPAGE_HANDLERS=1", "ZPAGE_FAULT_MODE=thread", NULL };
 	run_probe(pr, "map", NULL, one);
 	PROBE_EXPECT(pr, has(pr, "first=ok"));
 	long long t_one = value_of(pr, "tasks");
@@ -386,9 +386,11 @@ static void env_handlers(void **state)
 	struct probe *pr = malloc(sizeof(*pr));
 	assert_non_null(pr);
 
-	char *h1[] = { "ZPAGE_HANDLERS=1", NULL };
-	char *h5[] = { "ZPAGE_HANDLERS=5", NULL };
-	char *h64[] = { "ZPAGE_HANDLERS=64", NULL };
+	/* Handler threads exist with thread delivery only. */
+	char *h1[] = { "ZPAGE_HANDLERS=1", "ZPAGE_FAULT_MODE=thread", NULL };
+	char *h5[] = { "ZPAGE_HANDLERS=5", "ZPAGE_FAULT_MODE=thread", NULL };
+	char *h64[] = { "ZPAGE_HANDLERS=64", "ZPAGE_FAULT_MODE=thread", NULL };
+	char *sig[] = { "ZPAGE_HANDLERS=5", "ZPAGE_FAULT_MODE=signal", NULL };
 	run_probe(pr, "map", NULL, h1);
 	PROBE_EXPECT(pr, has(pr, "first=ok"));
 	long long t1 = value_of(pr, "tasks");
@@ -398,9 +400,13 @@ static void env_handlers(void **state)
 	run_probe(pr, "map", NULL, h64);
 	PROBE_EXPECT(pr, has(pr, "first=ok"));
 	long long t64 = value_of(pr, "tasks");
+	run_probe(pr, "map", NULL, sig);
+	PROBE_EXPECT(pr, has(pr, "first=ok"));
+	long long tsig = value_of(pr, "tasks");
 	assert_true(t1 > 0);
 	assert_int_equal(t5 - t1, 4);
 	assert_int_equal(t64 - t1, 63);
+	assert_int_equal(t1 - tsig, 1); /* signal delivery: no handler */
 	free(pr);
 }
 
@@ -528,6 +534,9 @@ static void env_invalid_values(void **state)
 		{ "ZPAGE_HANDLERS", "65", NULL },
 		{ "ZPAGE_NRU_PERIOD_MS", "abc", NULL },
 		{ "ZPAGE_NRU_PERIOD_MS", "0", NULL },
+		{ "ZPAGE_FAULT_MODE", "bogus", NULL },
+		{ "ZPAGE_FAULT_MODE", "", NULL },
+		{ "ZPAGE_FAULT_MODE", "Signal", NULL },
 	};
 	struct probe *pr = malloc(sizeof(*pr));
 	char entry[256];
@@ -698,7 +707,8 @@ static void init_store_limit_overrides_env(void **state)
 
 static void child_count_handlers(void *arg)
 {
-	struct zpage_config cfg = { .handlers = *(const unsigned *)arg };
+	struct zpage_config cfg = { .handlers = *(const unsigned *)arg,
+				    .fault_mode = "thread" };
 
 	setenv("ZPAGE_HANDLERS", "7", 1);
 	if (zpage_init(&cfg) != 0)

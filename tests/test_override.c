@@ -486,7 +486,11 @@ static void fifo_report(const uint8_t *p, size_t pages, const size_t *queue,
  */
 static void settle(uint8_t *p, size_t i)
 {
-	k_mem_page_in(p + i * ZPT_PAGE, ZPT_PAGE);
+	/* With signal delivery the faulting thread served the fault itself:
+	 * nothing to wait for (and k_mem_page_in() would make the page
+	 * writable and dirty there, for system calls). */
+	if (info.delivery == ZPAGE_DELIVERY_THREAD)
+		k_mem_page_in(p + i * ZPT_PAGE, ZPT_PAGE);
 }
 
 /* Touch page i (read or write); returns the value read. */

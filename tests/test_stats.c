@@ -248,10 +248,24 @@ static void isr_handler(int sig)
 	isr_ran++;
 }
 
+/* ThreadSanitizer runs a program's signal handlers later, from its own
+ * context and with every signal blocked: a fault inside such a handler
+ * cannot be delivered as SIGBUS then (signal delivery), and kills the
+ * process. Only that combination is skipped. */
+static void skip_isr_faults_under_tsan_signal(void)
+{
+	struct zpage_info info;
+
+	assert_int_equal(zpage_info_get(&info), 0);
+	if (ZPT_TSAN && info.delivery == ZPAGE_DELIVERY_SIGNAL)
+		skip();
+}
+
 static void in_isr_counts_one(void **state)
 {
 	(void)state;
 	start(64, NULL, 0);
+	skip_isr_faults_under_tsan_signal();
 	uint8_t *p = k_mem_map(4 * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 	for (size_t i = 0; i < 4; i++)
@@ -346,6 +360,7 @@ static void in_isr_other_thread(void **state)
 {
 	(void)state;
 	start(64, NULL, 0);
+	skip_isr_faults_under_tsan_signal();
 	uint8_t *p = k_mem_map(ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 	wr(p + 64, 4242);

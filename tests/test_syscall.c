@@ -21,12 +21,15 @@
 
 #include "zpt.h"
 
+#include <stdbool.h>
+
 #define PG(base, i) ((uint8_t *)(base) + (size_t)(i) * ZPT_PAGE)
 #define LONG_PERIOD_MS 3600000u
 
 /* ---- Helpers ------------------------------------------------------------ */
 
 static enum zpage_fault_mode mode;
+static enum zpage_delivery delivery;
 
 static int setup(void **state)
 {
@@ -39,6 +42,7 @@ static int setup(void **state)
 	struct zpage_info info;
 	assert_int_equal(zpage_info_get(&info), 0);
 	mode = info.mode;
+	delivery = info.delivery;
 	return 0;
 }
 
@@ -50,15 +54,23 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Faults inside system calls are served only by handler threads of a full
+ * userfaultfd; otherwise (user-mode-only descriptor, or signal delivery)
+ * such a system call fails with EFAULT. */
+static bool syscalls_served(void)
+{
+	return mode == ZPAGE_MODE_UFFD && delivery == ZPAGE_DELIVERY_THREAD;
+}
+
 static void need_full(void)
 {
-	if (mode != ZPAGE_MODE_UFFD)
+	if (!syscalls_served())
 		skip();
 }
 
 static void need_user(void)
 {
-	if (mode != ZPAGE_MODE_UFFD_USER)
+	if (syscalls_served())
 		skip();
 }
 
@@ -147,6 +159,16 @@ static void mode_matches_privilege(void **state)
 		assert_int_equal(info.mode, ZPAGE_MODE_UFFD);
 	else
 		assert_int_equal(info.mode, ZPAGE_MODE_UFFD_USER);
+	/* auto: handler threads where they can serve system calls. */
+	const char *fm = getenv("ZPAGE_FAULT_MODE");
+	if (fm == NULL || strcmp(fm, "auto") == 0)
+		assert_int_equal(info.delivery, info.mode == ZPAGE_MODE_UFFD
+							? ZPAGE_DELIVERY_THREAD
+							: ZPAGE_DELIVERY_SIGNAL);
+	else
+		assert_int_equal(info.delivery, strcmp(fm, "signal") == 0
+							? ZPAGE_DELIVERY_SIGNAL
+							: ZPAGE_DELIVERY_THREAD);
 	assert_int_equal(info.page_size, ZPT_PAGE);
 	assert_int_equal(info.frames, 64);
 }

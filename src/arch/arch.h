@@ -37,6 +37,7 @@ enum zp_fault_kind {
 	ZP_FAULT_MISSING, /* no contents: load the page */
 	ZP_FAULT_MINOR,   /* contents kept after a zap: map them back */
 	ZP_FAULT_WP,      /* write to a write-protected page */
+	ZP_FAULT_UNKNOWN, /* not told (signal delivery): the page state says */
 };
 
 enum zp_port_mode {
@@ -44,10 +45,21 @@ enum zp_port_mode {
 	ZP_PORT_USER_ONLY,   /* faults inside system calls fail with EFAULT */
 };
 
+/* Which thread serves a fault. */
+enum zp_delivery {
+	ZP_DELIVERY_AUTO = 0, /* thread if faults in system calls can be
+				 served that way, else signal */
+	ZP_DELIVERY_THREAD,   /* fault-handler threads; the faulting thread
+				 sleeps meanwhile */
+	ZP_DELIVERY_SIGNAL,   /* the faulting thread itself, in a signal
+				 handler; faults inside system calls fail */
+};
+
 struct zp_port_params {
 	size_t vm_size;      /* bytes of virtual space to reserve */
 	size_t ram_size;     /* bytes of permanent RAM mapping at its start */
-	unsigned handlers;   /* fault-handler threads */
+	unsigned handlers;   /* fault-handler threads (thread delivery) */
+	enum zp_delivery delivery;
 };
 
 struct zp_port_info {
@@ -55,12 +67,15 @@ struct zp_port_info {
 	enum zp_port_mode mode;
 	bool write_protect;  /* zp_port_set_wp() and wp fills work */
 	bool minor;          /* zp_port_zap()/zp_port_remap() work */
+	enum zp_delivery delivery; /* THREAD or SIGNAL, never AUTO */
 };
 
 /* ---- Implemented by the core, called by the port ---------------------- */
 
 /* A thread touched @addr (page-aligned). @tid identifies the faulting
- * thread (0 if unknown). Called on a fault-handler thread. */
+ * thread: 0 if unknown, ZP_TID_SELF when zp_fault() runs on the faulting
+ * thread itself (signal delivery). */
+#define ZP_TID_SELF (-1L)
 void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid);
 
 /* ---- Start and stop ---------------------------------------------------- */

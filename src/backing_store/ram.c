@@ -17,21 +17,29 @@
  * faults: a request that is not for a fault gets -ENOMEM when only that one
  * is left.
  */
-#include <stdlib.h>
-
 #include "../core/internal.h"
 
 #define CHUNK_PAGES 256
 
-static uint8_t **chunks;
+/* Everything is taken from the port's page allocator (address space
+ * reserved up front, memory committed when touched) because the store runs
+ * inside fault handling, which with signal delivery is a signal handler:
+ * no malloc there. */
+#define MAX_SLOTS ((size_t)1 << 32)          /* 16 TiB of pages */
+#define MAX_CHUNKS (MAX_SLOTS / CHUNK_PAGES)
+
+static uint8_t **chunks;     /* MAX_CHUNKS pointers */
 static size_t nchunks;
-static uint32_t *free_slots; /* stack of free slot numbers */
-static size_t nfree, free_cap;
+static uint32_t *free_slots; /* stack of free slot numbers, MAX_SLOTS */
+static size_t nfree;
 static size_t nslots;        /* slots that exist (in chunks) */
 static size_t used;          /* slots holding a location */
 static size_t limit;         /* most slots, 0 = unlimited */
 static bool keep_clean;
 static uintptr_t *frame_slot_location; /* location of BACKED frames */
+static size_t frame_slot_bytes;        /* its size, as allocated */
+
+#define CHUNK_BYTES ((size_t)CHUNK_PAGES * ZP_PAGE_SIZE)
 
 static int ram_configure(const char *arg, size_t limit_pages)
 {
@@ -48,22 +56,25 @@ static int ram_configure(const char *arg, size_t limit_pages)
 static void ram_fini(void)
 {
 	for (size_t i = 0; i < nchunks; i++)
-		free(chunks[i]);
-	free(chunks);
-	free(free_slots);
-	free(frame_slot_location);
+		zp_port_table_free(chunks[i], CHUNK_BYTES);
+	zp_port_table_free(chunks, MAX_CHUNKS * sizeof(*chunks));
+	zp_port_table_free(free_slots, MAX_SLOTS * sizeof(*free_slots));
+	zp_port_table_free(frame_slot_location, frame_slot_bytes);
 	chunks = NULL;
 	free_slots = NULL;
 	frame_slot_location = NULL;
-	nchunks = nfree = free_cap = nslots = used = 0;
+	nchunks = nfree = nslots = used = 0;
 }
 
 static void ram_init(void)
 {
 	ram_fini();
-	frame_slot_location = calloc(Z_NUM_PAGE_FRAMES, sizeof(uintptr_t));
-	if (frame_slot_location == NULL)
-		zp_fatal("ram store: out of memory");
+	chunks = zp_port_table_alloc(MAX_CHUNKS * sizeof(*chunks));
+	free_slots = zp_port_table_alloc(MAX_SLOTS * sizeof(*free_slots));
+	frame_slot_bytes = Z_NUM_PAGE_FRAMES * sizeof(uintptr_t);
+	frame_slot_location = zp_port_table_alloc(frame_slot_bytes);
+	if (chunks == NULL || free_slots == NULL || frame_slot_location == NULL)
+		zp_fatal("ram store: cannot reserve its tables");
 }
 
 static uint8_t *slot_addr(uintptr_t location)
@@ -76,26 +87,15 @@ static uint8_t *slot_addr(uintptr_t location)
 /* Add a chunk of slots to the free stack; false if memory is short. */
 static bool grow(void)
 {
-	size_t add = CHUNK_PAGES;
-	uint8_t **c = realloc(chunks, (nchunks + 1) * sizeof(*chunks));
-	if (c == NULL)
+	if (nchunks == MAX_CHUNKS)
 		return false;
-	chunks = c;
-	/* Every slot may be free at once. */
-	if (free_cap < nslots + add) {
-		uint32_t *fs = realloc(free_slots, (nslots + add) * sizeof(*fs));
-		if (fs == NULL)
-			return false;
-		free_slots = fs;
-		free_cap = nslots + add;
-	}
-	chunks[nchunks] = malloc((size_t)CHUNK_PAGES * ZP_PAGE_SIZE);
-	if (chunks[nchunks] == NULL)
+	uint8_t *chunk = zp_port_table_alloc(CHUNK_BYTES);
+	if (chunk == NULL)
 		return false;
-	nchunks++;
-	for (size_t i = add; i-- > 0;)
+	chunks[nchunks++] = chunk;
+	for (size_t i = CHUNK_PAGES; i-- > 0;)
 		free_slots[nfree++] = (uint32_t)(nslots + i);
-	nslots += add;
+	nslots += CHUNK_PAGES;
 	return true;
 }
 

@@ -77,6 +77,20 @@ static int env_number(const char *name, bool size, unsigned long long min,
 	return 1;
 }
 
+static int parse_delivery(const char *v, const char *var, enum zp_delivery *out)
+{
+	static const char *const names[] = { "auto", "thread", "signal" };
+
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (enum zp_delivery)i;
+			return 0;
+		}
+	}
+	zp_error("%s='%s' is invalid: expected auto, thread or signal", var, v);
+	return -EINVAL;
+}
+
 static int copy_name(char *dst, size_t cap, const char *src, const char *var)
 {
 	if (strlen(src) >= cap || src[0] == '\0') {
@@ -133,6 +147,9 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 
 	c->eviction_from = "default";
 	c->store_from = "default";
+	const char *fm = getenv("ZPAGE_FAULT_MODE");
+	if (fm != NULL)
+		bad |= parse_delivery(fm, "ZPAGE_FAULT_MODE", &c->delivery) != 0;
 	const char *ev = getenv("ZPAGE_EVICTION");
 	if (ev != NULL) {
 		bad |= copy_name(c->eviction, sizeof(c->eviction), ev,
@@ -186,6 +203,10 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 		}
 		if (user->nru_period_ms != 0)
 			c->nru_period_ms = user->nru_period_ms;
+		if (user->fault_mode != NULL)
+			bad |= parse_delivery(user->fault_mode,
+					      "zpage_config.fault_mode",
+					      &c->delivery) != 0;
 	}
 	if (bad)
 		return -EINVAL;

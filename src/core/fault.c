@@ -28,8 +28,9 @@ static ZP_NOINLINE void fault_failed(uint8_t *addr, long tid, size_t nframes,
 {
 	zp_count(fatal_faults);
 	zp_error("page fault at %p by thread %ld cannot be served: %s "
-		 "(%zu frames, %zu pinned); sending SIGBUS", (void *)addr, tid,
-		 why(r), nframes, atomic_load(&zp.pinned_count));
+		 "(%zu frames, %zu pinned); sending SIGBUS", (void *)addr,
+		 tid == ZP_TID_SELF ? zp_port_tid() : tid, why(r), nframes,
+		 atomic_load(&zp.pinned_count));
 	zp_port_fault_fail(tid, addr);
 }
 
@@ -43,13 +44,15 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 	}
 	zp_pte_t pte = zp_page_lock(idx);
 	int r;
+	bool self = tid == ZP_TID_SELF;
 
 	switch (pte_state(pte)) {
 	case PS_ZERO:
 	case PS_OUT: {
 		/* Count it while the thread is still blocked: the page-in lets
 		 * it run on, and it may read the statistics at once. */
-		struct k_thread *t = zp_thread_by_tid(tid);
+		struct k_thread *t = self ? k_current_get()
+					  : zp_thread_by_tid(tid);
 		zp_stats_fault(t, zp_stats_context(t));
 		r = zp_page_in_locked(idx, &pte, t, true, write);
 		if (zp_unlikely(r != 0)) {
@@ -68,19 +71,23 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 				zp_fatal("cannot map page %p back (error %d)",
 					 (void *)addr, r);
 			pte = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
-		} else if (kind == ZP_FAULT_WP && (pte & PTE_WP)) {
+		} else if ((kind == ZP_FAULT_WP || kind == ZP_FAULT_UNKNOWN) &&
+			   (pte & PTE_WP)) {
+			/* With signal delivery the kind is unknown, but a
+			 * mapped write-protected page faults only on writes. */
 			zp_count(write_faults);
 			r = zp_port_set_wp(addr, false);
 			if (r != 0)
 				zp_fatal("cannot unprotect page %p (error %d)",
 					 (void *)addr, r);
 			pte = (pte & ~PTE_WP) | PTE_DIRTY | PTE_ACCESSED;
-		} else {
+		} else if (!self) {
 			zp_port_wake(addr);
 		}
 		break;
 	default:
-		zp_port_wake(addr);
+		if (!self)
+			zp_port_wake(addr);
 		break;
 	}
 	zp_page_unlock(idx, pte);

@@ -66,6 +66,7 @@ static int start(const struct zpage_config *user)
 		.vm_size = c.vm_size,
 		.ram_size = c.frames * ZP_PAGE_SIZE,
 		.handlers = c.handlers,
+		.delivery = c.delivery,
 	};
 	r = zp_port_init(&params, &zp.port);
 	if (r != 0)
@@ -99,10 +100,13 @@ static int start(const struct zpage_config *user)
 		return r;
 	}
 	zp_debug("started: %zu frames (%zu KiB), region %p + %zu MiB, "
-		 "eviction %s, store %s, %s faults, write tracking %s, "
-		 "access tracking %s", zp.nframes, zp.ram_size >> 10,
-		 (void *)zp.base, zp.vm_size >> 20, zp_eviction_name(),
-		 c.store, zp.port.mode == ZP_PORT_FULL ? "all" : "user-mode",
+		 "eviction %s, store %s, %s faults served by %s, write "
+		 "tracking %s, access tracking %s", zp.nframes,
+		 zp.ram_size >> 10, (void *)zp.base, zp.vm_size >> 20,
+		 zp_eviction_name(), c.store,
+		 zp.port.mode == ZP_PORT_FULL ? "all" : "user-mode",
+		 zp.port.delivery == ZP_DELIVERY_SIGNAL ? "the faulting thread"
+							: "handler threads",
 		 zp.port.write_protect ? "on" : "off",
 		 zp.port.minor ? "on" : "off");
 	return 0;
@@ -163,6 +167,9 @@ int zpage_info_get(struct zpage_info *info)
 		return r;
 	info->mode = zp.port.mode == ZP_PORT_FULL ? ZPAGE_MODE_UFFD
 						  : ZPAGE_MODE_UFFD_USER;
+	info->delivery = zp.port.delivery == ZP_DELIVERY_SIGNAL
+				 ? ZPAGE_DELIVERY_SIGNAL
+				 : ZPAGE_DELIVERY_THREAD;
 	info->write_tracking = zp.port.write_protect;
 	info->access_tracking = zp.port.minor;
 	info->frames = zp.nframes;

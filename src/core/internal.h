@@ -184,6 +184,7 @@ struct zp_conf {
 	size_t vm_size;
 	unsigned handlers;
 	unsigned nru_period_ms;
+	enum zp_delivery delivery;
 	bool debug;
 };
 
@@ -241,6 +242,14 @@ int zp_ensure(void) ZP_HIDDEN;
 static inline bool zp_running(void)
 {
 	return atomic_load_explicit(&zp.started, memory_order_acquire) != 0;
+}
+
+/* Whether a fault the kernel takes inside a system call is served (a full
+ * userfaultfd with handler threads), or makes the call fail with EFAULT. */
+static inline bool zp_syscall_faults_served(void)
+{
+	return zp.port.mode == ZP_PORT_FULL &&
+	       zp.port.delivery == ZP_DELIVERY_THREAD;
 }
 
 static inline uint8_t *zp_page_addr(size_t idx)

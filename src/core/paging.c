@@ -310,10 +310,10 @@ static void release_held(size_t first, size_t n)
 static int load_range(size_t first, size_t n, bool pin, bool fault)
 {
 	struct k_thread *t = k_current_get();
-	/* Without kernel-mode faults a system call cannot take the
-	 * write-protect fault that records a write: then k_mem_page_in() must
-	 * leave pages writable too, as k_mem_pin() does. */
-	bool unprotect = pin || zp.port.mode == ZP_PORT_USER_ONLY;
+	/* Where a system call cannot take the write-protect fault that
+	 * records a write, k_mem_page_in() must leave pages writable too, as
+	 * k_mem_pin() does. */
+	bool unprotect = pin || !zp_syscall_faults_served();
 	/* The whole range must be resident when k_mem_page_in() returns, so
 	 * the pages it loaded must not become victims of its later pages:
 	 * their frames stay busy until the end. Only for ranges that fit in

@@ -45,13 +45,20 @@ struct lx_state {
 	unsigned nhandlers;
 	void *handlers[LX_MAX_HANDLERS];
 	unsigned wanted_handlers;
+	bool signal_delivery; /* faults arrive as SIGBUS on their own thread */
 };
 
 extern struct lx_state lx __attribute__((visibility("hidden")));
 
-int lx_uffd_open(struct zp_port_info *info) __attribute__((visibility("hidden")));
+int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery)
+	__attribute__((visibility("hidden")));
 int lx_register(uint8_t *addr, size_t len) __attribute__((visibility("hidden")));
 void lx_handlers_stop(void) __attribute__((visibility("hidden")));
+/* Signal delivery: install / remove the SIGBUS handler. */
+int lx_sigbus_install(void) __attribute__((visibility("hidden")));
+void lx_sigbus_remove(void) __attribute__((visibility("hidden")));
+/* Die of SIGBUS on this thread (a fault that cannot be served). */
+_Noreturn void lx_sigbus_die(void) __attribute__((visibility("hidden")));
 void lx_error(const char *fmt, ...) __attribute__((visibility("hidden")))
 	__attribute__((format(printf, 1, 2)));
 

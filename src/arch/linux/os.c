@@ -173,6 +173,12 @@ static void trampoline(int sig, siginfo_t *info, void *uc)
 	zp_isr_exit();
 }
 
+
+static bool is_trampoline(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == trampoline;
+}
+
 int zp_port_sigaction(int signum, const struct sigaction *act,
 		      struct sigaction *oldact)
 {
@@ -182,31 +188,25 @@ int zp_port_sigaction(int signum, const struct sigaction *act,
 	}
 	struct sigaction prev = user_actions[signum];
 	struct sigaction kernel_old;
+	struct sigaction wrapped;
+	const struct sigaction *use = act;
 
-	if (act == NULL || act->sa_handler == SIG_DFL ||
-	    act->sa_handler == SIG_IGN) {
-		int r = sigaction(signum, act, &kernel_old);
-		if (r == 0 && oldact != NULL)
-			*oldact = (kernel_old.sa_flags & SA_SIGINFO) &&
-					  kernel_old.sa_sigaction == trampoline
-				  ? prev
-				  : kernel_old;
-		return r;
+	if (act != NULL && act->sa_handler != SIG_DFL &&
+	    act->sa_handler != SIG_IGN) {
+		wrapped = *act;
+		wrapped.sa_flags |= SA_SIGINFO;
+		wrapped.sa_sigaction = trampoline;
+		user_actions[signum] = *act;
+		use = &wrapped;
 	}
-	struct sigaction wrapped = *act;
-	wrapped.sa_flags |= SA_SIGINFO;
-	wrapped.sa_sigaction = trampoline;
-	user_actions[signum] = *act;
-	int r = sigaction(signum, &wrapped, &kernel_old);
-	if (r != 0) {
+	/* The interposed sigaction() (sigbus.c): with signal delivery a
+	 * SIGBUS handler is chained behind zpage's. */
+	if (sigaction(signum, use, &kernel_old) != 0) {
 		user_actions[signum] = prev;
-		return r;
+		return -1;
 	}
 	if (oldact != NULL)
-		*oldact = (kernel_old.sa_flags & SA_SIGINFO) &&
-				  kernel_old.sa_sigaction == trampoline
-			  ? prev
-			  : kernel_old;
+		*oldact = is_trampoline(&kernel_old) ? prev : kernel_old;
 	return 0;
 }
 

@@ -73,9 +73,10 @@ static void release_all(bool unmap)
 int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	int r = lx_uffd_open(info);
+	int r = lx_uffd_open(info, p->delivery);
 	if (r != 0)
 		return r;
+	lx.signal_delivery = info->delivery == ZP_DELIVERY_SIGNAL;
 	r = create_memfd(p->vm_size);
 	if (r < 0) {
 		lx_error("cannot create the memory object (%s)", strerror(-r));
@@ -280,6 +281,8 @@ bool zp_port_has_contents(uint8_t *addr)
 
 void zp_port_fault_fail(long tid, uint8_t *addr)
 {
+	if (tid == ZP_TID_SELF)
+		lx_sigbus_die();
 	if (tid <= 0) {
 		lx_error("the faulting thread is unknown: stopping the process");
 		zp_port_abort();

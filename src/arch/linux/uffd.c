@@ -53,7 +53,7 @@ static int probe_features(int flags, uint64_t *features)
 	return r;
 }
 
-int lx_uffd_open(struct zp_port_info *info)
+int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery)
 {
 	int base_flags = O_CLOEXEC | O_NONBLOCK;
 	int flags = base_flags;
@@ -80,8 +80,21 @@ int lx_uffd_open(struct zp_port_info *info)
 				    "demand paging is impossible");
 		return -ENOSYS;
 	}
+	/* Thread delivery serves faults inside system calls only with a full
+	 * descriptor; without one, the faulting thread may as well serve
+	 * itself (faster: no hand-off). */
+	if (delivery == ZP_DELIVERY_AUTO)
+		delivery = info->mode == ZP_PORT_FULL ? ZP_DELIVERY_THREAD
+						      : ZP_DELIVERY_SIGNAL;
+	if (delivery == ZP_DELIVERY_SIGNAL && !(avail & UFFD_FEATURE_SIGBUS)) {
+		lx_error("this kernel cannot deliver faults as SIGBUS "
+			 "(UFFD_FEATURE_SIGBUS): use ZPAGE_FAULT_MODE=thread");
+		return -ENOSYS;
+	}
+	info->delivery = delivery;
 	uint64_t want = UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM |
-			UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_THREAD_ID;
+			UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_THREAD_ID |
+			(delivery == ZP_DELIVERY_SIGNAL ? UFFD_FEATURE_SIGBUS : 0);
 	int fd = open_uffd(flags);
 	if (fd < 0)
 		return -ENOSYS;
@@ -162,6 +175,8 @@ static void *handler(void *arg)
 
 int zp_port_start(void)
 {
+	if (lx.signal_delivery)
+		return lx_sigbus_install();
 	lx.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (lx.stop_fd < 0)
 		return -errno;
@@ -176,6 +191,8 @@ int zp_port_start(void)
 
 void lx_handlers_stop(void)
 {
+	if (lx.signal_delivery)
+		lx_sigbus_remove();
 	if (lx.stop_fd < 0)
 		return;
 	uint64_t one = 1;
