@@ -7,7 +7,11 @@
  * from code). Invalid values are refused with a message naming the variable.
  *
  *   ZPAGE_FRAMES          page frames in the pool (default 1024 = 4 MiB)
- *   ZPAGE_EVICTION        eviction algorithm: nru (default)
+ *   ZPAGE_EVICTION        eviction algorithm: nru (default, Zephyr's),
+ *                         sweep (address order, evicts in batches: fastest)
+ *   ZPAGE_EVICTOR         1: a background thread frees frames ahead of
+ *                         demand (low/high watermarks); 0: faults evict
+ *                         (default 0)
  *   ZPAGE_BACKING_STORE   backing store: ram (default), ram:backed
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
  *                         suffix, 0 = unlimited (default)
@@ -48,6 +52,7 @@ struct zpage_config {
 	unsigned handlers;         /**< fault-handler threads */
 	unsigned nru_period_ms;    /**< nru clearing period */
 	const char *fault_mode;    /**< "auto", "thread" or "signal" */
+	int evictor;               /**< 1 on, -1 off, 0 environment/default */
 };
 
 /**

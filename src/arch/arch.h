@@ -131,8 +131,14 @@ int zp_port_set_wp(uint8_t *addr, bool on);
  * (ZP_FAULT_MINOR). */
 int zp_port_zap(uint8_t *const *addrs, size_t n);
 
+/* Unmap a range but keep its contents (one system call, one TLB flush). */
+int zp_port_zap_range(uint8_t *addr, size_t len);
+
 /* Copy a page's contents to dst without touching its mapping. */
 int zp_port_read(uint8_t *addr, void *dst);
+
+/* Copy the contents of a range (holes read as zeros) to dst. */
+int zp_port_read_range(uint8_t *addr, size_t len, void *dst);
 
 /* Drop the contents of a range (it must be unmapped or zapped first, or
  * inaccessible); its memory goes back to the system. */
@@ -200,6 +206,11 @@ void zp_port_atfork(void (*child)(void));
 /* Zero-filled memory for large tables, committed only where touched. */
 void *zp_port_table_alloc(size_t bytes);
 void zp_port_table_free(void *p, size_t bytes);
+
+/* A buffer of the calling thread, page-aligned, at least bytes long (one
+ * size per process), freed when the thread exits; NULL if out of memory.
+ * Safe to call inside fault handling. */
+void *zp_port_thread_buffer(size_t bytes);
 
 /* Call zp_thread_exited(record) when the calling thread exits. */
 void zp_port_thread_exit_notify(void *record);

@@ -147,6 +147,11 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 
 	c->eviction_from = "default";
 	c->store_from = "default";
+	r = env_number("ZPAGE_EVICTOR", false, 0, 1, &v,
+		       "0 (no background evictor) or 1");
+	if (r > 0)
+		c->evictor = v != 0;
+	bad |= r < 0;
 	const char *fm = getenv("ZPAGE_FAULT_MODE");
 	if (fm != NULL)
 		bad |= parse_delivery(fm, "ZPAGE_FAULT_MODE", &c->delivery) != 0;
@@ -203,6 +208,8 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 		}
 		if (user->nru_period_ms != 0)
 			c->nru_period_ms = user->nru_period_ms;
+		if (user->evictor != 0)
+			c->evictor = user->evictor > 0;
 		if (user->fault_mode != NULL)
 			bad |= parse_delivery(user->fault_mode,
 					      "zpage_config.fault_mode",

@@ -87,13 +87,25 @@ static int start(const struct zpage_config *user)
 	}
 	zp_stats_reset();
 	zp.start_ns = zp_port_now_ns();
+	/* Batches of up to 64 pages, never more than an eighth of the pool;
+	 * the background evictor keeps free frames between the watermarks. */
+	zp.batch = c.frames / 8 < ZP_BATCH_MAX ? (c.frames / 8 ? c.frames / 8 : 1)
+					       : ZP_BATCH_MAX;
+	zp.low_water = c.frames / 64 > zp.batch ? c.frames / 64 : zp.batch;
+	zp.high_water = zp.low_water + 2 * zp.batch;
+	if (zp.high_water > c.frames)
+		zp.high_water = c.frames;
+	atomic_store(&zp.vm_high, zp.ram_size >> ZP_PAGE_SHIFT);
 
 	/* Plug-ins may use the library (timers, statistics) while starting. */
 	atomic_store_explicit(&zp.started, 1, memory_order_release);
 	k_mem_paging_backing_store_init();
 	k_mem_paging_eviction_init();
 	r = zp_port_start();
+	if (r == 0 && c.evictor)
+		r = zp_evictor_start();
 	if (r != 0) {
+		zp_evictor_stop();
 		atomic_store(&zp.started, 0);
 		zp_timers_stop_all();
 		undo(3);
@@ -143,6 +155,7 @@ void zpage_shutdown(void)
 		return;
 	}
 	zp_timers_stop_all();
+	zp_evictor_stop();
 	atomic_store(&zp.started, 0);
 	zp_port_shutdown();
 	zp_plugins_fini();

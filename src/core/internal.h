@@ -171,6 +171,8 @@ struct k_thread {
 struct k_thread *zp_thread_by_tid(long tid) ZP_HIDDEN;
 void zp_threads_reset(void) ZP_HIDDEN;
 void *zp_scratch(void) ZP_HIDDEN;
+/* Make Z_SCRATCH_PAGE point at page (NULL: the thread's own scratch page). */
+void zp_scratch_use(const void *page) ZP_HIDDEN;
 
 /* ---- Library state (init.c) ------------------------------------------- */
 
@@ -185,6 +187,7 @@ struct zp_conf {
 	unsigned handlers;
 	unsigned nru_period_ms;
 	enum zp_delivery delivery;
+	bool evictor;              /* background evictor thread */
 	bool debug;
 };
 
@@ -217,6 +220,13 @@ struct zp_state {
 	_Atomic size_t free_count;
 	_Atomic size_t pinned_count;
 	uintptr_t *frame_location;   /* clean copy's location, BACKED frames */
+
+	/* Eviction batches and the background evictor. */
+	size_t batch;              /* victims per batch (native algorithms) */
+	size_t low_water, high_water; /* free frames that wake / calm it */
+	void *evictor_thread;      /* NULL: no background evictor */
+	_Atomic uint32_t evictor_kick, evictor_stop;
+	_Atomic size_t vm_high;    /* end of the highest mapping (page index) */
 
 	zp_lock_t evict_lock;
 	zp_lock_t store_lock;
@@ -306,6 +316,31 @@ void zp_frame_set_busy(size_t f, bool busy) ZP_HIDDEN;
 /* Forget the page a frame held (flags cleared). */
 void zp_frame_release(size_t f) ZP_HIDDEN;
 
+/* ---- Eviction (evict.c) ------------------------------------------------ */
+
+#define ZP_BATCH_MAX 64 /* victims per batch */
+
+/* A page being evicted: locked by the evicting thread, frame marked busy. */
+struct zp_victim {
+	size_t idx;    /* page index */
+	zp_pte_t pte;  /* its word; the one to unlock with afterwards */
+	long result;   /* the frame freed, or -errno (still resident) */
+	bool dirty;    /* to be written out */
+};
+
+/* Choose and lock up to want (<= ZP_BATCH_MAX) victims, in address order. */
+size_t zp_select_victims(struct zp_victim *v, size_t want) ZP_HIDDEN;
+/* Evict n locked victims (ascending); frames are released, not pushed;
+ * the pages stay locked. fault: the store's fault reserve may be used. */
+void zp_evict_locked(struct zp_victim *v, size_t n, struct k_thread *t,
+		     bool fault) ZP_HIDDEN;
+/* A free frame, evicting if needed; or -EDEADLK (all pinned), -ENOMEM
+ * (store full), -EAGAIN (nothing evictable for too long). */
+long zp_frame_for_fault(struct k_thread *t, bool fault) ZP_HIDDEN;
+int zp_evictor_start(void) ZP_HIDDEN;
+void zp_evictor_stop(void) ZP_HIDDEN;
+void zp_evictor_kick(void) ZP_HIDDEN;
+
 /* ---- Paging (paging.c) ------------------------------------------------- */
 
 /* Load the locked page idx (state ZERO or OUT) into a frame and map it.
@@ -315,10 +350,6 @@ void zp_frame_release(size_t f) ZP_HIDDEN;
  * clean and a preferred victim in between). Updates *pte. */
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		      bool fault, bool write) ZP_HIDDEN;
-/* Write out the locked resident page idx (not pinned) and free its frame's
- * contents. Updates *pte; returns the frame, now unused, or -errno. */
-long zp_page_out_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-			bool fault) ZP_HIDDEN;
 /* Make a resident page mapped and writable as the mapping allows (for pin). */
 int zp_page_settle_locked(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 /* Drop the page (unmap path): frees frame and store location. */
@@ -338,6 +369,10 @@ struct zp_eviction_ops {
 	void (*init)(void);
 	struct z_page_frame *(*select)(bool *dirty);
 	void (*fini)(void);
+	/* Optional native interface: up to n resident pages to evict, as page
+	 * indices in address order (neighbours are evicted together). Called
+	 * under zp.evict_lock. */
+	size_t (*select_pages)(size_t *pages, size_t n);
 };
 
 struct zp_store_ops {
@@ -354,6 +389,7 @@ struct zp_store_ops {
 };
 
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_sweep ZP_HIDDEN;
 extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
 
 /* Check a name and a store specification (with its options); messages
@@ -363,6 +399,9 @@ int zp_plugins_check(const char *eviction, const char *eviction_from,
 int zp_plugins_select(const struct zp_conf *c) ZP_HIDDEN;
 void zp_plugins_fini(void) ZP_HIDDEN;
 const char *zp_eviction_name(void) ZP_HIDDEN;
+/* The selected built-in algorithm if it has a native interface and the
+ * program did not replace the seed functions; else NULL. */
+const struct zp_eviction_ops *zp_eviction_native(void) ZP_HIDDEN;
 const char *zp_store_name(void) ZP_HIDDEN;
 /* Built-in names for messages ("nru"). */
 void zp_eviction_names(char *buf, size_t len) ZP_HIDDEN;

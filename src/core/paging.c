@@ -15,9 +15,6 @@
  */
 #include "internal.h"
 
-/* Give up on an eviction plug-in that keeps finding nothing this long. */
-#define EVICT_PATIENCE_NS (10ULL * 1000000000ULL)
-
 static void frame_assign(size_t f, uint8_t *addr)
 {
 	struct z_page_frame *pf = &z_page_frames[f];
@@ -27,80 +24,10 @@ static void frame_assign(size_t f, uint8_t *addr)
 			 __ATOMIC_RELEASE);
 }
 
-static struct z_page_frame *select_victim(void)
-{
-	bool dirty = false;
-	uint64_t t0 = zp_port_now_ns();
-	struct z_page_frame *pf = k_mem_paging_eviction_select(&dirty);
-
-	zp_hist_add(ZP_HIST_EVICTION, zp_port_now_ns() - t0);
-	zp_accessed_flush();
-	if (pf != NULL && (pf < z_page_frames || pf >= z_page_frames + zp.nframes))
-		zp_fatal("eviction algorithm returned %p, which is not a page "
-			 "frame", (void *)pf);
-	return pf;
-}
-
-/* Free a frame by evicting the page the eviction plug-in chooses.
- * Returns the frame (now unused and not on the free stack) or -errno:
- * -EDEADLK every frame is pinned, -ENOMEM the store is full, -EAGAIN the
- * algorithm found nothing to evict for too long. */
-static ZP_NOINLINE long evict_one(struct k_thread *t, bool fault)
-{
-	uint64_t deadline = 0;
-
-	for (;;) {
-		zp_lock(&zp.evict_lock);
-		struct z_page_frame *pf = select_victim();
-		size_t idx = SIZE_MAX;
-		zp_pte_t pte = 0;
-
-		if (pf != NULL && z_page_frame_is_evictable(pf))
-			idx = zp_page_index(z_page_frame_addr(pf));
-		if (idx != SIZE_MAX && zp_page_trylock(idx, &pte)) {
-			size_t f = z_page_frame_index(pf);
-
-			if (pte_state(pte) == PS_RESIDENT && pte_frame(pte) == f &&
-			    !z_page_frame_is_pinned(pf)) {
-				zp_frame_set_busy(f, true);
-				zp_unlock(&zp.evict_lock);
-				long r = zp_page_out_locked(idx, &pte, t, fault);
-				zp_page_unlock(idx, pte);
-				return r;
-			}
-			zp_page_unlock(idx, pte);
-		}
-		zp_unlock(&zp.evict_lock);
-
-		/* Nothing usable now: another thread may have freed a frame,
-		 * or every candidate is busy for a moment. */
-		size_t f = zp_frame_pop();
-		if (f != ZP_NO_FRAME)
-			return (long)f;
-		if (atomic_load(&zp.pinned_count) >= zp.nframes)
-			return -EDEADLK;
-		uint64_t now = zp_port_now_ns();
-		if (deadline == 0)
-			deadline = now + EVICT_PATIENCE_NS;
-		else if (now > deadline)
-			return -EAGAIN;
-		zp_port_yield();
-	}
-}
-
-static long frame_get(struct k_thread *t, bool fault)
-{
-	size_t f = zp_frame_pop();
-
-	if (zp_likely(f != ZP_NO_FRAME))
-		return (long)f;
-	return evict_one(t, fault);
-}
-
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		      bool fault, bool write)
 {
-	long f = frame_get(t, fault);
+	long f = zp_frame_for_fault(t, fault);
 
 	if (f < 0)
 		return (int)f;
@@ -149,58 +76,6 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	zp_frame_set_busy((size_t)f, false);
 	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
 	return 0;
-}
-
-long zp_page_out_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-			bool fault)
-{
-	size_t f = pte_frame(*pte);
-	struct z_page_frame *pf = &z_page_frames[f];
-	uint8_t *addr = zp_page_addr(idx);
-
-	/* From here on every touch of the page waits for our lock. */
-	if (!(*pte & PTE_ZAPPED)) {
-		if (zp_port_zap(&addr, 1) != 0)
-			zp_fatal("cannot unmap page %p", (void *)addr);
-		*pte |= PTE_ZAPPED;
-	}
-
-	bool dirty = (*pte & PTE_DIRTY) != 0;
-	bool backed = z_page_frame_is_backed(pf);
-	zp_pte_t lock = *pte & PTE_LOCK;
-
-	if (dirty || backed) {
-		uintptr_t loc = 0;
-		if (dirty && zp_port_read(addr, zp_scratch()) != 0)
-			zp_fatal("cannot read page %p", (void *)addr);
-		zp_lock(&zp.store_lock);
-		int r = k_mem_paging_backing_store_location_get(pf, &loc, fault);
-		if (r == 0 && dirty) {
-			uint64_t t0 = zp_port_now_ns();
-			k_mem_paging_backing_store_page_out(loc);
-			zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
-		}
-		zp_unlock(&zp.store_lock);
-		if (r != 0) {
-			/* Still resident (unmapped; its next touch maps it). */
-			zp_frame_set_busy(f, false);
-			return -ENOMEM;
-		}
-		if (loc & (ZP_PAGE_SIZE - 1))
-			zp_fatal("backing store returned location %#lx, which is "
-				 "not page-aligned", (unsigned long)loc);
-		if (dirty)
-			zp_count(page_outs);
-		*pte = pte_out(*pte, loc) | lock;
-	} else {
-		/* Clean without a copy: a read-only page that holds zeros. */
-		*pte = pte_with_state(*pte & PTE_WRITABLE, PS_ZERO) | lock;
-	}
-	if (zp_port_discard(addr, ZP_PAGE_SIZE) != 0)
-		zp_fatal("cannot free the frame of page %p", (void *)addr);
-	zp_stats_eviction(t, dirty);
-	zp_frame_release(f);
-	return (long)f;
 }
 
 int zp_page_settle_locked(size_t idx, zp_pte_t *pte)
@@ -270,16 +145,17 @@ int zp_evict_frame(size_t f, struct k_thread *t)
 
 	if (idx == SIZE_MAX || !z_page_frame_is_mapped(pf))
 		return -EAGAIN;
-	zp_pte_t pte = zp_page_lock(idx);
-	if (pte_state(pte) != PS_RESIDENT || pte_frame(pte) != f ||
+	struct zp_victim v = { .idx = idx, .pte = zp_page_lock(idx) };
+	if (pte_state(v.pte) != PS_RESIDENT || pte_frame(v.pte) != f ||
 	    z_page_frame_is_pinned(pf)) {
-		zp_page_unlock(idx, pte);
+		zp_page_unlock(idx, v.pte);
 		return -EAGAIN;
 	}
 	zp_frame_set_busy(f, true);
-	long r = zp_page_out_locked(idx, &pte, t, false);
-	zp_page_unlock(idx, pte);
-	return r < 0 ? (int)r : 0;
+	v.dirty = (v.pte & PTE_DIRTY) != 0;
+	zp_evict_locked(&v, 1, t, false);
+	zp_page_unlock(idx, v.pte);
+	return v.result < 0 ? (int)v.result : 0;
 }
 
 /* Make a resident page safe to pin: mapped and, if the mapping allows
@@ -374,6 +250,23 @@ static const char *load_error(int r)
 	}
 }
 
+/* Evict the victims gathered so far and push their frames; false if the
+ * store is full. */
+static bool page_out_batch(struct zp_victim *v, size_t n, struct k_thread *t)
+{
+	bool full = false;
+
+	zp_evict_locked(v, n, t, false);
+	for (size_t i = 0; i < n; i++) {
+		zp_page_unlock(v[i].idx, v[i].pte);
+		if (v[i].result >= 0)
+			zp_frame_push((size_t)v[i].result);
+		else
+			full = true;
+	}
+	return !full;
+}
+
 int k_mem_page_out(void *addr, size_t size)
 {
 	int r = zp_ensure();
@@ -384,11 +277,14 @@ int k_mem_page_out(void *addr, size_t size)
 		return -EINVAL;
 
 	struct k_thread *t = k_current_get();
+	struct zp_victim v[ZP_BATCH_MAX];
 	unsigned key = zpage_irq_lock();
-	bool pinned = false;
-	int ret = 0;
+	bool pinned = false, ok = true;
+	size_t n = 0;
 
-	for (size_t i = 0; i < size / ZP_PAGE_SIZE; i++) {
+	/* Pages are locked in ascending order; everyone else only trylocks
+	 * pages or takes one lock, so this cannot deadlock. */
+	for (size_t i = 0; i < size / ZP_PAGE_SIZE && ok; i++) {
 		size_t idx = first + i;
 		zp_pte_t pte = zp_page_lock(idx);
 
@@ -403,23 +299,26 @@ int k_mem_page_out(void *addr, size_t size)
 			continue;
 		}
 		zp_frame_set_busy(f, true);
-		long fr = zp_page_out_locked(idx, &pte, t, false);
-		zp_page_unlock(idx, pte);
-		if (fr < 0) {
-			zp_debug("k_mem_page_out(%p, %zu): backing store full",
-				 addr, size);
-			ret = -ENOMEM;
-			break;
+		v[n++] = (struct zp_victim){ .idx = idx, .pte = pte,
+					     .dirty = (pte & PTE_DIRTY) != 0 };
+		if (n == ZP_BATCH_MAX) {
+			ok = page_out_batch(v, n, t);
+			n = 0;
 		}
-		zp_frame_push((size_t)fr);
 	}
+	if (n > 0 && ok)
+		ok = page_out_batch(v, n, t);
 	zpage_irq_unlock(key);
-	if (ret == 0 && pinned) {
+	if (!ok) {
+		zp_debug("k_mem_page_out(%p, %zu): backing store full", addr, size);
+		return -ENOMEM;
+	}
+	if (pinned) {
 		zp_debug("k_mem_page_out(%p, %zu): pinned pages stay resident",
 			 addr, size);
-		ret = -EBUSY;
+		return -EBUSY;
 	}
-	return ret;
+	return 0;
 }
 
 static void load_api(const char *fn, void *addr, size_t size, bool pin)

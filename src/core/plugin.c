@@ -11,6 +11,7 @@
 
 static const struct zp_eviction_ops *const evictions[] = {
 	&zp_eviction_nru,
+	&zp_eviction_sweep,
 };
 
 static const struct zp_store_ops *const stores[] = {
@@ -162,4 +163,18 @@ WEAK void k_mem_paging_backing_store_page_finalize(struct z_page_frame *pf,
 						   uintptr_t location)
 {
 	store->page_finalize(pf, location);
+}
+
+/* Our own definition of the seed function, to see whether the program
+ * replaced it (then its address differs). */
+extern struct z_page_frame *zp_weak_eviction_select(bool *dirty)
+	__attribute__((alias("k_mem_paging_eviction_select"),
+		       visibility("hidden")));
+
+const struct zp_eviction_ops *zp_eviction_native(void)
+{
+	if (eviction == NULL || eviction->select_pages == NULL ||
+	    k_mem_paging_eviction_select != zp_weak_eviction_select)
+		return NULL;
+	return eviction;
 }

@@ -116,15 +116,21 @@ void zp_threads_reset(void)
 /* The page a store reads from or writes to during one call. */
 static _Thread_local uint8_t scratch[ZP_PAGE_SIZE]
 	__attribute__((aligned(ZP_PAGE_SIZE)));
+static _Thread_local void *scratch_override;
 
 void *zp_scratch(void)
 {
 	return scratch;
 }
 
+void zp_scratch_use(const void *page)
+{
+	scratch_override = (void *)page;
+}
+
 void *z_scratch_page(void)
 {
-	return scratch;
+	return scratch_override != NULL ? scratch_override : scratch;
 }
 
 unsigned int zpage_irq_lock(void)

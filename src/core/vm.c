@@ -140,6 +140,9 @@ static uint8_t *reserve(size_t size, enum region_kind kind)
 	}
 	r->addr = zp_page_addr(first + 1);
 	r->size = size;
+	size_t end = first + (size >> ZP_PAGE_SHIFT) + 2;
+	if (end > atomic_load(&zp.vm_high))
+		atomic_store(&zp.vm_high, end);
 	r->kind = kind;
 	r->next = zp.regions;
 	zp.regions = r;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,4 +225,36 @@ void zp_port_thread_exit_notify(void *record)
 {
 	pthread_once(&exit_once, exit_key_create);
 	pthread_setspecific(exit_key, record);
+}
+
+/* ---- Per-thread buffers -------------------------------------------------- */
+
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
+static size_t buffer_bytes;
+static _Thread_local void *buffer;
+
+static void buffer_free(void *p)
+{
+	munmap(p, buffer_bytes);
+}
+
+static void buffer_key_create(void)
+{
+	pthread_key_create(&buffer_key, buffer_free);
+}
+
+void *zp_port_thread_buffer(size_t bytes)
+{
+	if (buffer != NULL)
+		return buffer;
+	pthread_once(&buffer_once, buffer_key_create);
+	buffer_bytes = bytes;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	buffer = p;
+	pthread_setspecific(buffer_key, p);
+	return p;
 }

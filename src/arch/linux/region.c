@@ -259,6 +259,17 @@ int zp_port_zap(uint8_t *const *addrs, size_t n)
 	return 0;
 }
 
+int zp_port_zap_range(uint8_t *addr, size_t len)
+{
+	return madvise(addr, len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}
+
+int zp_port_read_range(uint8_t *addr, size_t len, void *dst)
+{
+	ssize_t n = pread(lx.memfd, dst, len, offset_of(addr));
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
 int zp_port_read(uint8_t *addr, void *dst)
 {
 	ssize_t n = pread(lx.memfd, dst, LX_PAGE, offset_of(addr));
