@@ -13,6 +13,11 @@
  *   page-in, dirty evict    store ram, pages written: every fault first
  *                           writes a dirty page out
  *
+ * Each zpage scenario runs in two configurations: the defaults (faults
+ * served by handler threads, nru eviction one page at a time) and the fast
+ * one (faults served by the faulting thread from SIGBUS, sweep eviction in
+ * batches).
+ *
  * Usage: fault_cost [pages] [runs]   (defaults 4096 pages, 5 runs; median)
  */
 #define _GNU_SOURCE
@@ -55,6 +60,11 @@ static void stats(unsigned long *faults, unsigned long *clean,
 
 static size_t npages;
 
+struct config {
+	const char *name, *eviction, *fault_mode;
+};
+static const struct config *cfg;
+
 static void touch_write(volatile uint8_t *p, size_t pages, uint8_t v)
 {
 	for (size_t i = 0; i < pages; i++)
@@ -72,7 +82,9 @@ static unsigned long touch_read(volatile uint8_t *p, size_t pages)
 
 static void start(size_t frames, const char *store)
 {
-	struct zpage_config c = { .frames = frames, .backing_store = store };
+	struct zpage_config c = { .frames = frames, .backing_store = store,
+				  .eviction = cfg->eviction,
+				  .fault_mode = cfg->fault_mode };
 	int r = zpage_init(&c);
 
 	if (r != 0) {
@@ -184,6 +196,35 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Median us/fault of runs runs of fn, printed with its ratio to base
+ * (0: this is the base). */
+static double measure(const char *name, void (*fn)(struct result *), int runs,
+		      double base, int *bad)
+{
+	double v[99];
+	struct result r = { 0 };
+
+	for (int i = 0; i < runs; i++) {
+		int rc = in_child(fn, &r);
+		if (rc == 77) {
+			printf("userfaultfd unavailable: skipped\n");
+			exit(77);
+		}
+		if (rc != 0 || !r.ok) {
+			fprintf(stderr, "%s: run %d failed (faults %lu, clean %lu, "
+				"dirty %lu)\n", name, i, r.faults, r.clean,
+				r.dirty);
+			*bad = 1;
+		}
+		v[i] = r.us_per_fault;
+	}
+	qsort(v, (size_t)runs, sizeof(v[0]), cmp);
+	double med = v[runs / 2];
+	printf("%-40s %10.2f %10.2f %lu\n", name, med,
+	       base > 0 ? med / base : 1.0, r.faults);
+	return med;
+}
+
 int main(int argc, char **argv)
 {
 	npages = argc > 1 ? strtoul(argv[1], NULL, 10) : 4096;
@@ -196,41 +237,33 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(struct result *);
 	} sc[] = {
-		{ "kernel anonymous first touch", run_kernel },
-		{ "zpage zero-fill, free frame", run_zero_fill },
-		{ "zpage page-in, free frame", run_page_in_free },
-		{ "zpage page-in + clean eviction", run_clean_evict },
-		{ "zpage page-in + dirty eviction", run_dirty_evict },
+		{ "zero-fill, free frame", run_zero_fill },
+		{ "page-in, free frame", run_page_in_free },
+		{ "page-in + clean eviction", run_clean_evict },
+		{ "page-in + dirty eviction", run_dirty_evict },
 	};
-	enum { N = sizeof(sc) / sizeof(sc[0]) };
-	double med[N];
+	static const struct config configs[] = {
+		{ "default", NULL, "thread" },
+		{ "fast", "sweep", "signal" },
+	};
 	int bad = 0;
 
 	printf("fault_cost: %zu pages per run, median of %d runs, RAM store, "
-	       "%zu frames\n\n", npages, runs, npages);
-	printf("%-34s %10s %10s %s\n", "scenario", "us/fault", "vs kernel",
+	       "%zu frames\n", npages, runs, npages);
+	printf("default: handler threads, nru; fast: faulting thread (SIGBUS), "
+	       "sweep\n\n");
+	printf("%-40s %10s %10s %s\n", "scenario", "us/fault", "vs kernel",
 	       "faults/run");
-	for (int s = 0; s < N; s++) {
-		double v[99];
-		struct result r = { 0 };
-		for (int i = 0; i < runs; i++) {
-			int rc = in_child(sc[s].fn, &r);
-			if (rc == 77) {
-				printf("userfaultfd unavailable: skipped\n");
-				return 77;
-			}
-			if (rc != 0 || !r.ok) {
-				fprintf(stderr, "%s: run %d failed (faults %lu, "
-					"clean %lu, dirty %lu)\n", sc[s].name, i,
-					r.faults, r.clean, r.dirty);
-				bad = 1;
-			}
-			v[i] = r.us_per_fault;
+	double kernel = measure("kernel anonymous first touch", run_kernel, runs,
+				0, &bad);
+	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+		cfg = &configs[c];
+		for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
+			char name[64];
+			snprintf(name, sizeof(name), "zpage %s: %s", cfg->name,
+				 sc[i].name);
+			measure(name, sc[i].fn, runs, kernel, &bad);
 		}
-		qsort(v, (size_t)runs, sizeof(v[0]), cmp);
-		med[s] = v[runs / 2];
-		printf("%-34s %10.2f %10.2f %lu\n", sc[s].name, med[s],
-		       med[s] / med[0], r.faults);
 	}
 	return bad;
 }

@@ -21,8 +21,9 @@ static zp_lock_t reg_lock;
 /* For threads beyond the pool, and faults whose thread is unknown. */
 static struct k_thread shared_record;
 
+/* The calling thread's record. A forked child's only thread forgets it in
+ * zp_threads_reset(), so it needs no check against the thread id. */
 static _Thread_local struct k_thread *self;
-static _Thread_local long self_tid;
 
 
 static size_t slot_of(long tid)
@@ -51,6 +52,13 @@ static struct k_thread *insert(long tid)
 
 	zp_port_signals_block();
 	zp_lock(&reg_lock);
+	static bool atfork_set;
+	if (!atfork_set) {
+		/* Also before the library starts: a forked child's thread
+		 * must not keep its parent's record. */
+		zp_port_atfork(zp_threads_reset);
+		atfork_set = true;
+	}
 	r = find(tid);
 	for (size_t i = slot_of(tid), n = 0; r == NULL && n < SLOTS;
 	     i = (i + 1) & (SLOTS - 1), n++) {
@@ -87,13 +95,9 @@ struct k_thread *zp_thread_by_tid(long tid)
 
 k_tid_t k_current_get(void)
 {
-	long tid = zp_port_tid();
-
-	/* The tid check catches a child process after fork(). */
-	if (zp_likely(self != NULL && self_tid == tid))
+	if (zp_likely(self != NULL))
 		return self;
-	self = zp_thread_by_tid(tid);
-	self_tid = tid;
+	self = zp_thread_by_tid(zp_port_tid());
 	if (self != &shared_record)
 		zp_port_thread_exit_notify(self);
 	return self;
