@@ -22,6 +22,11 @@
  *                         faster, but a system call touching a non-resident
  *                         page fails with EFAULT), auto (default: thread
  *                         where possible, else signal)
+ *   ZPAGE_READAHEAD       most pages loaded ahead of sequential faults
+ *                         (window 4, 8, ... up to this; default 0 = off)
+ *   ZPAGE_PAGE_SIZE       data page size: pages move in aligned groups of
+ *                         this many bytes, a power of two from 4K (default)
+ *                         to 2M; frames and store locations stay 4 KiB
  *   ZPAGE_HANDLERS        fault-handler threads (default 2)
  *   ZPAGE_NRU_PERIOD_MS   accessed-bit clearing period of nru (default 100)
  *   ZPAGE_DEBUG           1: print why calls fail and what start-up chose
@@ -53,6 +58,8 @@ struct zpage_config {
 	unsigned nru_period_ms;    /**< nru clearing period */
 	const char *fault_mode;    /**< "auto", "thread" or "signal" */
 	int evictor;               /**< 1 on, -1 off, 0 environment/default */
+	int readahead;             /**< most pages read ahead, -1 off */
+	size_t page_size;          /**< bytes moved per fault (group size) */
 };
 
 /**
@@ -105,6 +112,11 @@ struct zpage_info {
 	enum zpage_delivery delivery;
 	bool write_tracking;   /**< clean pages are detected (write-protect) */
 	bool access_tracking;  /**< accessed bits are sampled (minor faults) */
+	bool background_evictor; /**< a thread frees frames ahead of demand */
+	size_t evictor_low_water;  /**< free frames below which it wakes */
+	size_t evictor_high_water; /**< free frames at which it sleeps */
+	size_t data_page_size; /**< bytes loaded per fault (ZPAGE_PAGE_SIZE) */
+	size_t readahead;      /**< most pages read ahead, 0 = off */
 	size_t frames;         /**< page frames in the pool */
 	size_t page_size;
 	void *vm_base;         /**< start of the virtual region */
@@ -129,6 +141,11 @@ struct zpage_counters {
 	unsigned long page_ins;       /**< store page_in calls */
 	unsigned long pinned_frames;  /**< frames pinned now */
 	unsigned long fatal_faults;   /**< faults answered with SIGBUS */
+	unsigned long extra_loads;    /**< pages loaded by read-ahead, page
+	                                   groups and zpage_prefetch() */
+	unsigned long background_evictions; /**< by the background evictor:
+	                                   in the global eviction statistics,
+	                                   in no thread's */
 };
 
 void zpage_counters_get(struct zpage_counters *counters);
@@ -141,6 +158,27 @@ void zpage_counters_get(struct zpage_counters *counters);
  * @retval 0 set (counts reset), -EINVAL bounds not increasing or bad which
  */
 int zpage_histogram_bounds_set(int which, const unsigned long *bounds);
+
+/**
+ * Ask for a region to be loaded in the background (a hint, like
+ * MADV_WILLNEED): the call returns at once and a library thread loads the
+ * pages, evicting others if needed, without using the store's fault reserve.
+ *
+ * @param addr page-aligned start, inside one k_mem_map() region
+ * @param size page-aligned size
+ * @retval 0 queued
+ * @retval -EINVAL not a page-aligned range of one k_mem_map() region
+ * @retval -EAGAIN too many requests pending: the hint is dropped
+ */
+int zpage_prefetch(void *addr, size_t size);
+
+/**
+ * Wait until the library's background work is idle: the background evictor
+ * has stopped freeing frames and every zpage_prefetch() request is done.
+ * For exact snapshots of statistics and of what is resident; while other
+ * threads keep faulting it may wait as long as they do.
+ */
+void zpage_quiesce(void);
 
 /* ---- Threads ---------------------------------------------------------- */
 

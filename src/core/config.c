@@ -147,6 +147,23 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 
 	c->eviction_from = "default";
 	c->store_from = "default";
+	r = env_number("ZPAGE_READAHEAD", false, 0, 1024, &v,
+		       "the most pages read ahead of sequential faults, 0 = off");
+	if (r > 0)
+		c->readahead_max = (size_t)v;
+	bad |= r < 0;
+	c->group_pages = 1;
+	r = env_number("ZPAGE_PAGE_SIZE", true, ZP_PAGE_SIZE, (size_t)2 << 20, &v,
+		       "bytes, a power of two from 4K to 2M");
+	if (r > 0) {
+		if (v & (v - 1)) {
+			zp_error("ZPAGE_PAGE_SIZE=%s is invalid: expected a power "
+				 "of two from 4K to 2M", getenv("ZPAGE_PAGE_SIZE"));
+			bad = 1;
+		}
+		c->group_pages = (size_t)v / ZP_PAGE_SIZE;
+	}
+	bad |= r < 0;
 	r = env_number("ZPAGE_EVICTOR", false, 0, 1, &v,
 		       "0 (no background evictor) or 1");
 	if (r > 0)
@@ -208,6 +225,19 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 		}
 		if (user->nru_period_ms != 0)
 			c->nru_period_ms = user->nru_period_ms;
+		if (user->readahead != 0)
+			c->readahead_max = user->readahead > 0 ? (size_t)user->readahead : 0;
+		if (user->page_size != 0) {
+			if (user->page_size < ZP_PAGE_SIZE ||
+			    user->page_size > ((size_t)2 << 20) ||
+			    (user->page_size & (user->page_size - 1))) {
+				zp_error("zpage_init: page_size=%zu is invalid: "
+					 "expected a power of two from 4K to 2M",
+					 user->page_size);
+				bad = 1;
+			}
+			c->group_pages = user->page_size / ZP_PAGE_SIZE;
+		}
 		if (user->evictor != 0)
 			c->evictor = user->evictor > 0;
 		if (user->fault_mode != NULL)

@@ -331,10 +331,13 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 
 static void *evictor(void *arg)
 {
-	struct k_thread *t = k_current_get();
+	/* Evictions ahead of demand are done for no thread in particular:
+	 * they count in the global statistics only. */
+	struct k_thread *t = NULL;
 
 	(void)arg;
 	while (!atomic_load(&zp.evictor_stop)) {
+		atomic_store(&zp.evictor_busy, 1);
 		atomic_store(&zp.evictor_kick, 0);
 		while (!atomic_load(&zp.evictor_stop) &&
 		       atomic_load(&zp.free_count) < zp.high_water) {
@@ -345,12 +348,20 @@ static void *evictor(void *arg)
 			if (err != 0)
 				break;
 		}
+		atomic_store(&zp.evictor_busy, 0);
 		if (atomic_load(&zp.free_count) >= zp.low_water ||
 		    atomic_load(&zp.evictor_kick) == 0)
 			zp_port_sleep_on((uint32_t *)&zp.evictor_kick, 0,
 					 100000000);
 	}
 	return NULL;
+}
+
+bool zp_evictor_idle(void)
+{
+	return zp.evictor_thread == NULL ||
+	       (atomic_load(&zp.evictor_busy) == 0 &&
+		atomic_load(&zp.evictor_kick) == 0);
 }
 
 void zp_evictor_kick(void)

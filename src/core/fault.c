@@ -60,7 +60,10 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 			fault_failed(addr, tid, zp.nframes, r);
 			return;
 		}
-		break;
+		zp_page_unlock(idx, pte);
+		if (zp.group_pages > 1 || zp.readahead_max > 0)
+			zp_fault_extra(idx, t);
+		return;
 	}
 	case PS_RESIDENT:
 		/* Counted before the thread is woken, as above. */

@@ -34,6 +34,7 @@ int zp_frames_init(size_t n)
 	atomic_store(&zp.free_head, NIL);
 	atomic_store(&zp.free_count, 0);
 	atomic_store(&zp.pinned_count, 0);
+	atomic_store(&zp.held_count, 0);
 	/* Push in reverse so that frame 0 is handed out first. */
 	for (size_t f = n; f-- > 0;)
 		zp_frame_push(f);

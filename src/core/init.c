@@ -28,6 +28,7 @@ static void after_fork_in_child(void)
 	 * start in the child must not allocate from the parent's layout. */
 	zp_vm_fini();
 	zp_timers_forget();
+	zp_prefetch_forget();
 	memset(&zp, 0, sizeof(zp));
 	atomic_store(&start_lock.word, 0);
 	zp_threads_reset();
@@ -96,6 +97,8 @@ static int start(const struct zpage_config *user)
 	if (zp.high_water > c.frames)
 		zp.high_water = c.frames;
 	atomic_store(&zp.vm_high, zp.ram_size >> ZP_PAGE_SHIFT);
+	zp.group_pages = c.group_pages;
+	zp.readahead_max = c.readahead_max;
 
 	/* Plug-ins may use the library (timers, statistics) while starting. */
 	atomic_store_explicit(&zp.started, 1, memory_order_release);
@@ -155,6 +158,7 @@ void zpage_shutdown(void)
 		return;
 	}
 	zp_timers_stop_all();
+	zp_prefetch_stop();
 	zp_evictor_stop();
 	atomic_store(&zp.started, 0);
 	zp_port_shutdown();
@@ -185,6 +189,11 @@ int zpage_info_get(struct zpage_info *info)
 				 : ZPAGE_DELIVERY_THREAD;
 	info->write_tracking = zp.port.write_protect;
 	info->access_tracking = zp.port.minor;
+	info->background_evictor = zp.evictor_thread != NULL;
+	info->evictor_low_water = zp.low_water;
+	info->evictor_high_water = zp.high_water;
+	info->data_page_size = zp.group_pages * ZP_PAGE_SIZE;
+	info->readahead = zp.readahead_max;
 	info->frames = zp.nframes;
 	info->page_size = ZP_PAGE_SIZE;
 	info->vm_base = zp.base;

@@ -144,6 +144,7 @@ enum zp_hist_id { ZP_HIST_EVICTION, ZP_HIST_PAGE_IN, ZP_HIST_PAGE_OUT };
 struct zp_counters {
 	_Atomic unsigned long zero_fills, store_loads, access_faults;
 	_Atomic unsigned long write_faults, page_outs, page_ins, fatal_faults;
+	_Atomic unsigned long extra_loads, background_evictions;
 };
 
 void zp_stats_reset(void) ZP_HIDDEN;
@@ -154,6 +155,7 @@ struct zp_fault_context {
 };
 struct zp_fault_context zp_stats_context(struct k_thread *t) ZP_HIDDEN;
 void zp_stats_fault(struct k_thread *t, struct zp_fault_context ctx) ZP_HIDDEN;
+/* An eviction done for thread t (NULL: by the background evictor). */
 void zp_stats_eviction(struct k_thread *t, bool dirty) ZP_HIDDEN;
 void zp_hist_add(enum zp_hist_id id, uint64_t ns) ZP_HIDDEN;
 #define zp_count(field) atomic_fetch_add_explicit(&zp.counters.field, 1, \
@@ -166,6 +168,9 @@ struct k_thread {
 	struct zp_stats stats;
 	_Atomic int irq_depth;   /* irq_lock() nesting, owner writes */
 	_Atomic int isr_depth;   /* ISR nesting, owner writes */
+	/* Read-ahead state of the thread's faults (readahead.c); written by
+	 * whoever serves its fault, one fault at a time. */
+	_Atomic size_t ra_next, ra_window, ra_loaded;
 };
 
 struct k_thread *zp_thread_by_tid(long tid) ZP_HIDDEN;
@@ -187,6 +192,8 @@ struct zp_conf {
 	unsigned handlers;
 	unsigned nru_period_ms;
 	enum zp_delivery delivery;
+	size_t group_pages;        /* ZPAGE_PAGE_SIZE / 4096, a power of two */
+	size_t readahead_max;      /* pages, 0 = off */
 	bool evictor;              /* background evictor thread */
 	bool debug;
 };
@@ -219,6 +226,7 @@ struct zp_state {
 	_Atomic uint64_t free_head;  /* (tag << 32) | index, or index NIL */
 	_Atomic size_t free_count;
 	_Atomic size_t pinned_count;
+	_Atomic size_t held_count; /* frames k_mem_page_in() keeps busy */
 	uintptr_t *frame_location;   /* clean copy's location, BACKED frames */
 
 	/* Eviction batches and the background evictor. */
@@ -226,7 +234,9 @@ struct zp_state {
 	size_t low_water, high_water; /* free frames that wake / calm it */
 	void *evictor_thread;      /* NULL: no background evictor */
 	_Atomic uint32_t evictor_kick, evictor_stop;
+	_Atomic uint32_t evictor_busy; /* between a wake-up and its sleep */
 	_Atomic size_t vm_high;    /* end of the highest mapping (page index) */
+	size_t group_pages, readahead_max; /* from the configuration */
 
 	zp_lock_t evict_lock;
 	zp_lock_t store_lock;
@@ -340,6 +350,8 @@ long zp_frame_for_fault(struct k_thread *t, bool fault) ZP_HIDDEN;
 int zp_evictor_start(void) ZP_HIDDEN;
 void zp_evictor_stop(void) ZP_HIDDEN;
 void zp_evictor_kick(void) ZP_HIDDEN;
+bool zp_evictor_idle(void) ZP_HIDDEN;
+bool zp_prefetch_idle(void) ZP_HIDDEN;
 
 /* ---- Paging (paging.c) ------------------------------------------------- */
 
@@ -413,6 +425,13 @@ void zp_vm_fini(void) ZP_HIDDEN;
 /* Check that [addr, addr+size) is page-aligned and inside one k_mem_map()
  * region; returns the first page index or SIZE_MAX (message with debug). */
 size_t zp_vm_check_range(const char *fn, void *addr, size_t size) ZP_HIDDEN;
+
+/* ---- Read-ahead and prefetch (readahead.c) ---------------------------- */
+
+/* After a demand fault on idx (released): load its group and read-ahead. */
+void zp_fault_extra(size_t idx, struct k_thread *t) ZP_HIDDEN;
+void zp_prefetch_stop(void) ZP_HIDDEN;
+void zp_prefetch_forget(void) ZP_HIDDEN;
 
 /* ---- Timers (timer.c) -------------------------------------------------- */
 

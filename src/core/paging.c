@@ -172,14 +172,31 @@ static int settle_for_pin(size_t idx, zp_pte_t *pte)
 	return r;
 }
 
-/* Let the frames of [first, first+n) that load_range() held be evicted. */
-static void release_held(size_t first, size_t n)
+/* Reserve n frames that load_range() may keep busy. All ranges held at once
+ * stay within half of the frames not pinned: the other half is always left
+ * to faults, or concurrent k_mem_page_in() calls could starve each other. */
+static bool hold_reserve(size_t n)
+{
+	size_t held = atomic_load(&zp.held_count);
+
+	do {
+		size_t unpinned = zp.nframes - atomic_load(&zp.pinned_count);
+		if (held + n > unpinned / 2)
+			return false;
+	} while (!atomic_compare_exchange_weak(&zp.held_count, &held, held + n));
+	return true;
+}
+
+/* Let the frames of [first, first+n) that load_range() held be evicted and
+ * give back the reservation of nreserved frames. */
+static void release_held(size_t first, size_t n, size_t nreserved)
 {
 	for (size_t idx = first; idx < first + n; idx++) {
 		zp_pte_t pte = atomic_load(&zp.pte[idx]);
 		if (pte_state(pte) == PS_RESIDENT)
 			zp_frame_set_busy(pte_frame(pte), false);
 	}
+	atomic_fetch_sub(&zp.held_count, nreserved);
 }
 
 /* Load [first, first+n) and optionally pin it; stops at the first failure. */
@@ -195,8 +212,8 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 	 * their frames stay busy until the end. Only for ranges that fit in
 	 * half of the frames not pinned: a larger one cannot be resident at
 	 * once anyway, and holding more would starve other threads. */
-	bool hold = !pin &&
-		    n <= (zp.nframes - atomic_load(&zp.pinned_count)) / 2;
+	bool hold = !pin && hold_reserve(n);
+	size_t nreserved = n;
 	int ret = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -231,7 +248,7 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 		}
 	}
 	if (hold)
-		release_held(first, n);
+		release_held(first, n, nreserved);
 	return ret;
 }
 

@@ -72,7 +72,10 @@ void zp_stats_fault(struct k_thread *t, struct zp_fault_context ctx)
 void zp_stats_eviction(struct k_thread *t, bool dirty)
 {
 	add(dirty ? &zp.stats.dirty : &zp.stats.clean);
-	add(dirty ? &t->stats.dirty : &t->stats.clean);
+	if (t != NULL)
+		add(dirty ? &t->stats.dirty : &t->stats.clean);
+	else
+		add(&zp.counters.background_evictions);
 }
 
 void zp_hist_add(enum zp_hist_id id, uint64_t ns)
@@ -186,4 +189,7 @@ void zpage_counters_get(struct zpage_counters *c)
 	c->page_ins = atomic_load(&zp.counters.page_ins);
 	c->pinned_frames = atomic_load(&zp.pinned_count);
 	c->fatal_faults = atomic_load(&zp.counters.fatal_faults);
+	c->extra_loads = atomic_load(&zp.counters.extra_loads);
+	c->background_evictions =
+		atomic_load(&zp.counters.background_evictions);
 }
