@@ -174,7 +174,9 @@ int zpage_prefetch(void *addr, size_t size);
 
 /**
  * Wait until the library's background work is idle: the background evictor
- * has stopped freeing frames and every zpage_prefetch() request is done.
+ * has stopped freeing frames, every zpage_prefetch() request is done, and
+ * the pages read ahead (or of the same group) of served faults are loaded
+ * (a handler thread loads them after the faulting thread runs on).
  * For exact snapshots of statistics and of what is resident; while other
  * threads keep faulting it may wait as long as they do.
  */

@@ -36,6 +36,13 @@ static bool resident(const void *p)
 	return zpt_resident(p, PG) == 1;
 }
 
+static bool signal_delivery(void)
+{
+	struct zpage_info info;
+	assert_int_equal(zpage_info_get(&info), 0);
+	return info.delivery == ZPAGE_DELIVERY_SIGNAL;
+}
+
 /* Wait (up to 10 s, polling) for cond(arg); a library thread must act. */
 static bool eventually(bool (*cond)(void *), void *arg)
 {
@@ -156,8 +163,14 @@ static void readahead_sequential(void **state)
 	unsigned long extra = zpt_counters().extra_loads - c0.extra_loads;
 	/* The first fault reads nothing ahead, the second starts a window of
 	 * 4, then 8, 16 and 32: faults at pages 0, 1, 6, 15, 32, 65, 98, 131,
-	 * 164, 197 and 230. */
-	assert_int_equal(faults, 11);
+	 * 164, 197 and 230. A handler thread reads ahead while the thread
+	 * runs on, so there it may fault on a page being read ahead first. */
+	if (signal_delivery())
+		assert_int_equal(faults, 11);
+	else
+		assert_in_range(faults, 11, 40);
+	zpage_quiesce();
+	extra = zpt_counters().extra_loads - c0.extra_loads;
 	assert_int_equal(faults + extra, 256);
 	k_mem_unmap(p, 256 * PG);
 }
@@ -172,6 +185,7 @@ static void readahead_stops_at_mapping_end(void **state)
 	assert_non_null(b);
 	for (size_t i = 0; i < 20; i++)
 		assert_int_equal(*(volatile uint64_t *)P(a, i), 0);
+	zpage_quiesce();
 	/* Nothing of the next mapping was loaded by a's read-ahead. */
 	assert_int_equal(zpt_resident(b, 20 * PG), 0);
 	assert_int_equal(zpt_resident(a, 20 * PG), 20);
@@ -212,6 +226,7 @@ static void page_groups_move_together(void **state)
 	size_t lead = (4 - first % 4) % 4; /* pages before the first group */
 	struct k_mem_paging_stats_t s0 = zpt_stats();
 	(void)*(volatile uint8_t *)P(p, lead + 5);
+	zpage_quiesce();
 	assert_int_equal(zpt_stats().pagefaults.cnt - s0.pagefaults.cnt, 1);
 	for (size_t i = lead + 4; i < lead + 8; i++)
 		assert_true(resident(P(p, i)));

@@ -111,11 +111,11 @@ void zp_port_close_handle(int handle);
 
 /* ---- Pages of the paging area ------------------------------------------ */
 
-/* Give the page contents (a copy of src, or zeros if src is NULL), map it,
- * and let the threads waiting on it go on. wp: map it write-protected, so
- * the first write is reported as ZP_FAULT_WP. -EEXIST: it already had
+/* Give the page contents (a copy of src, or zeros if src is NULL) and map
+ * it; wake: let the threads waiting on it go on. wp: map it write-protected,
+ * so the first write is reported as ZP_FAULT_WP. -EEXIST: it already had
  * contents (nothing changed). */
-int zp_port_fill(uint8_t *addr, const void *src, bool wp);
+int zp_port_fill(uint8_t *addr, const void *src, bool wp, bool wake);
 
 /* Map the kept contents of a zapped page back and wake waiters. */
 int zp_port_remap(uint8_t *addr, bool wp);

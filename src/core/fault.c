@@ -54,15 +54,21 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 		struct k_thread *t = self ? k_current_get()
 					  : zp_thread_by_tid(tid);
 		zp_stats_fault(t, zp_stats_context(t));
-		r = zp_page_in_locked(idx, &pte, t, true, write);
-		if (zp_unlikely(r != 0)) {
-			zp_page_unlock(idx, pte);
-			fault_failed(addr, tid, zp.nframes, r);
-			return;
-		}
+		/* Extra pages are loaded after the thread runs on (a handler
+		 * serves it): counted as work in progress for zpage_quiesce(). */
+		bool extra = zp.group_pages > 1 || zp.readahead_max > 0;
+		if (extra)
+			atomic_fetch_add(&zp.extra_loads_running, 1);
+		r = zp_page_in_locked(idx, &pte, t,
+				      ZP_LOAD_RESERVE | ZP_LOAD_WAKE |
+					      (write ? ZP_LOAD_WRITE : 0));
 		zp_page_unlock(idx, pte);
-		if (zp.group_pages > 1 || zp.readahead_max > 0)
+		if (extra && r == 0)
 			zp_fault_extra(idx, t);
+		if (extra)
+			atomic_fetch_sub(&zp.extra_loads_running, 1);
+		if (zp_unlikely(r != 0))
+			fault_failed(addr, tid, zp.nframes, r);
 		return;
 	}
 	case PS_RESIDENT:

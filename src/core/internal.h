@@ -235,6 +235,7 @@ struct zp_state {
 	void *evictor_thread;      /* NULL: no background evictor */
 	_Atomic uint32_t evictor_kick, evictor_stop;
 	_Atomic uint32_t evictor_busy; /* between a wake-up and its sleep */
+	_Atomic uint32_t extra_loads_running; /* faults loading extra pages */
 	_Atomic size_t vm_high;    /* end of the highest mapping (page index) */
 	size_t group_pages, readahead_max; /* from the configuration */
 
@@ -355,13 +356,24 @@ bool zp_prefetch_idle(void) ZP_HIDDEN;
 
 /* ---- Paging (paging.c) ------------------------------------------------- */
 
-/* Load the locked page idx (state ZERO or OUT) into a frame and map it.
- * fault: the page-fault reserve of the store may be used. write: the load
- * is for a write access, so the page is mapped writable and dirty at once
- * (never write-protected, which would cost a second fault, with the page
- * clean and a preferred victim in between). Updates *pte. */
+/* How zp_page_in_locked() loads a page. */
+enum {
+	/* The page-fault reserve of the store may be used. */
+	ZP_LOAD_RESERVE = 1 << 0,
+	/* For a write access: mapped writable and dirty at once (never
+	 * write-protected, which would cost a second fault, with the page
+	 * clean and a preferred victim in between). */
+	ZP_LOAD_WRITE = 1 << 1,
+	/* Serving this page's fault: wake the threads blocked on it. Other
+	 * loads leave them blocked until their fault is served, or a fault
+	 * already seen as served could be served again later. */
+	ZP_LOAD_WAKE = 1 << 2,
+};
+
+/* Load the locked page idx (state ZERO or OUT) into a frame and map it
+ * (how: ZP_LOAD_* flags). Updates *pte. */
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-		      bool fault, bool write) ZP_HIDDEN;
+		      unsigned how) ZP_HIDDEN;
 /* Make a resident page mapped and writable as the mapping allows (for pin). */
 int zp_page_settle_locked(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 /* Drop the page (unmap path): frees frame and store location. */

@@ -25,9 +25,10 @@ static void frame_assign(size_t f, uint8_t *addr)
 }
 
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
-		      bool fault, bool write)
+		      unsigned how)
 {
-	long f = zp_frame_for_fault(t, fault);
+	bool write = (how & ZP_LOAD_WRITE) != 0;
+	long f = zp_frame_for_fault(t, (how & ZP_LOAD_RESERVE) != 0);
 
 	if (f < 0)
 		return (int)f;
@@ -70,7 +71,7 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	if (wp)
 		bits |= PTE_WP;
 
-	int r = zp_port_fill(addr, src, wp);
+	int r = zp_port_fill(addr, src, wp, (how & ZP_LOAD_WAKE) != 0);
 	if (r != 0)
 		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
 	zp_frame_set_busy((size_t)f, false);
@@ -224,7 +225,8 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 		switch (pte_state(pte)) {
 		case PS_ZERO:
 		case PS_OUT:
-			r = zp_page_in_locked(idx, &pte, t, fault, false);
+			r = zp_page_in_locked(idx, &pte, t,
+					      fault ? ZP_LOAD_RESERVE : 0);
 			if (r == 0 && unprotect)
 				r = settle_for_pin(idx, &pte);
 			break;

@@ -29,7 +29,7 @@ static bool load_one(size_t idx, struct k_thread *t)
 	bool ok = true;
 
 	if (s == PS_ZERO || s == PS_OUT) {
-		ok = zp_page_in_locked(idx, &pte, t, false, false) == 0;
+		ok = zp_page_in_locked(idx, &pte, t, 0) == 0;
 		if (ok) {
 			pte &= ~PTE_ACCESSED; /* loaded, not touched yet */
 			zp_count(extra_loads);
@@ -67,20 +67,23 @@ void zp_fault_extra(size_t idx, struct k_thread *t)
 	size_t loaded = atomic_load_explicit(&t->ra_loaded, memory_order_relaxed);
 	/* Sequential: the page after the last fault, or the first page past
 	 * what was read ahead (the pages between did not fault). */
+	size_t from = 0, to = 0;
 	if (idx == atomic_load_explicit(&t->ra_next, memory_order_relaxed) ||
 	    (loaded != 0 && idx == loaded)) {
 		window = window == 0 ? RA_START : 2 * window;
 		if (window > zp.readahead_max)
 			window = zp.readahead_max;
-		size_t from = idx + 1 > loaded ? idx + 1 : loaded;
-		loaded = idx + 1 + window;
-		load_span(from, loaded, t);
+		from = idx + 1 > loaded ? idx + 1 : loaded;
+		to = loaded = idx + 1 + window;
 	} else {
 		window = loaded = 0;
 	}
+	/* Recorded before loading: the thread runs on meanwhile and its next
+	 * fault, maybe served by another handler, must see this one. */
 	atomic_store_explicit(&t->ra_window, window, memory_order_relaxed);
 	atomic_store_explicit(&t->ra_loaded, loaded, memory_order_relaxed);
 	atomic_store_explicit(&t->ra_next, idx + 1, memory_order_relaxed);
+	load_span(from, to, t);
 }
 
 /* ---- zpage_prefetch: a queue served by one background thread -------------- */
@@ -175,7 +178,10 @@ void zpage_quiesce(void)
 	 * evictor, an evictor that finished may have been kicked again. */
 	for (int quiet = 0; quiet < 2;) {
 		uint32_t nobody_wakes = 0;
-		quiet = zp_prefetch_idle() && zp_evictor_idle() ? quiet + 1 : 0;
+		quiet = zp_prefetch_idle() && zp_evictor_idle() &&
+				atomic_load(&zp.extra_loads_running) == 0
+			? quiet + 1
+			: 0;
 		zp_port_sleep_on(&nobody_wakes, 0, 1000000);
 	}
 }

@@ -231,12 +231,13 @@ void zp_port_thread_exit_notify(void *record)
 
 static pthread_key_t buffer_key;
 static pthread_once_t buffer_once = PTHREAD_ONCE_INIT;
-static size_t buffer_bytes;
 static _Thread_local void *buffer;
 
+/* A buffer is a page that holds its mapping's size, then the buffer. */
 static void buffer_free(void *p)
 {
-	munmap(p, buffer_bytes);
+	uint8_t *map = (uint8_t *)p - LX_PAGE;
+	munmap(map, *(size_t *)map);
 }
 
 static void buffer_key_create(void)
@@ -249,12 +250,13 @@ void *zp_port_thread_buffer(size_t bytes)
 	if (buffer != NULL)
 		return buffer;
 	pthread_once(&buffer_once, buffer_key_create);
-	buffer_bytes = bytes;
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	size_t total = bytes + LX_PAGE;
+	uint8_t *map = mmap(NULL, total, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
 		return NULL;
-	buffer = p;
-	pthread_setspecific(buffer_key, p);
-	return p;
+	*(size_t *)map = total;
+	buffer = map + LX_PAGE;
+	pthread_setspecific(buffer_key, buffer);
+	return buffer;
 }

@@ -179,13 +179,14 @@ void zp_port_close_handle(int handle)
 	close(handle);
 }
 
-int zp_port_fill(uint8_t *addr, const void *src, bool wp)
+int zp_port_fill(uint8_t *addr, const void *src, bool wp, bool wake)
 {
 	struct uffdio_copy c = {
 		.dst = (uintptr_t)addr,
 		.src = (uintptr_t)(src != NULL ? src : zero_page),
 		.len = LX_PAGE,
-		.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+		.mode = (wp ? UFFDIO_COPY_MODE_WP : 0) |
+			(wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE),
 	};
 	while (ioctl(lx.uffd, UFFDIO_COPY, &c) != 0) {
 		if (errno == EEXIST)
