@@ -205,6 +205,9 @@ void zp_port_atfork(void (*child)(void));
 
 /* Zero-filled memory for large tables, committed only where touched. */
 void *zp_port_table_alloc(size_t bytes);
+/* The same, committed at once (memory about to be filled: one system call
+ * instead of a page fault per page); freed with zp_port_table_free. */
+void *zp_port_table_alloc_committed(size_t bytes);
 void zp_port_table_free(void *p, size_t bytes);
 
 /* A buffer of the calling thread, page-aligned, at least bytes long (one

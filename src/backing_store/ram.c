@@ -19,7 +19,7 @@
  */
 #include "../core/internal.h"
 
-#define CHUNK_PAGES 256
+#define CHUNK_PAGES 512 /* 2 MiB: a huge page where the system has them */
 
 /* Everything is taken from the port's page allocator (address space
  * reserved up front, memory committed when touched) because the store runs
@@ -89,7 +89,9 @@ static bool grow(void)
 {
 	if (nchunks == MAX_CHUNKS)
 		return false;
-	uint8_t *chunk = zp_port_table_alloc(CHUNK_BYTES);
+	/* Its slots are filled soon: commit it now rather than take a page
+	 * fault per slot inside the faults that fill them. */
+	uint8_t *chunk = zp_port_table_alloc_committed(CHUNK_BYTES);
 	if (chunk == NULL)
 		return false;
 	chunks[nchunks++] = chunk;

@@ -32,6 +32,7 @@
 
 #define LX_MAX_HANDLERS 64
 #define LX_PAGE 4096
+#define HUGE_BYTES ((size_t)2 << 20) /* a transparent huge page */
 
 struct lx_state {
 	int memfd;

@@ -135,6 +135,27 @@ void *zp_port_table_alloc(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+void *zp_port_table_alloc_committed(size_t bytes)
+{
+	/* Aligned to huge pages where it is large enough for them: fewer TLB
+	 * misses when pages are copied in and out. */
+	size_t align = bytes >= HUGE_BYTES ? HUGE_BYTES : LX_PAGE;
+	uint8_t *p = mmap(NULL, bytes + align - LX_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *start = (uint8_t *)(((uintptr_t)p + align - 1) & ~(align - 1));
+	if (start > p)
+		munmap(p, (size_t)(start - p));
+	uint8_t *end = start + bytes, *map_end = p + bytes + align - LX_PAGE;
+	if (map_end > end)
+		munmap(end, (size_t)(map_end - end));
+	if (align == HUGE_BYTES)
+		madvise(start, bytes, MADV_HUGEPAGE);
+	madvise(start, bytes, MADV_POPULATE_WRITE); /* best effort */
+	return start;
+}
+
 void zp_port_table_free(void *p, size_t bytes)
 {
 	if (p != NULL)
