@@ -437,6 +437,9 @@ void zp_vm_fini(void) ZP_HIDDEN;
 /* Check that [addr, addr+size) is page-aligned and inside one k_mem_map()
  * region; returns the first page index or SIZE_MAX (message with debug). */
 size_t zp_vm_check_range(const char *fn, void *addr, size_t size) ZP_HIDDEN;
+/* Start of an API call on a range: start the library if needed and check
+ * the range; 0 and *first set, or a negative errno. */
+int zp_api_range(const char *fn, void *addr, size_t size, size_t *first) ZP_HIDDEN;
 
 /* ---- Read-ahead and prefetch (readahead.c) ---------------------------- */
 

@@ -288,12 +288,10 @@ static bool page_out_batch(struct zp_victim *v, size_t n, struct k_thread *t)
 
 int k_mem_page_out(void *addr, size_t size)
 {
-	int r = zp_ensure();
+	size_t first;
+	int r = zp_api_range(__func__, addr, size, &first);
 	if (r != 0)
 		return r;
-	size_t first = zp_vm_check_range(__func__, addr, size);
-	if (first == SIZE_MAX)
-		return -EINVAL;
 
 	struct k_thread *t = k_current_get();
 	struct zp_victim v[ZP_BATCH_MAX];
@@ -342,10 +340,8 @@ int k_mem_page_out(void *addr, size_t size)
 
 static void load_api(const char *fn, void *addr, size_t size, bool pin)
 {
-	if (zp_ensure() != 0)
-		return;
-	size_t first = zp_vm_check_range(fn, addr, size);
-	if (first == SIZE_MAX)
+	size_t first;
+	if (zp_api_range(fn, addr, size, &first) != 0)
 		return;
 	unsigned key = zpage_irq_lock();
 	int r = load_range(first, size / ZP_PAGE_SIZE, pin, true);
@@ -371,10 +367,8 @@ void k_mem_pin(void *addr, size_t size)
 
 void k_mem_unpin(void *addr, size_t size)
 {
-	if (zp_ensure() != 0)
-		return;
-	size_t first = zp_vm_check_range(__func__, addr, size);
-	if (first == SIZE_MAX)
+	size_t first;
+	if (zp_api_range(__func__, addr, size, &first) != 0)
 		return;
 	unsigned key = zpage_irq_lock();
 	for (size_t i = 0; i < size / ZP_PAGE_SIZE; i++) {

@@ -131,12 +131,10 @@ static void *prefetcher(void *arg)
 
 int zpage_prefetch(void *addr, size_t size)
 {
-	int r = zp_ensure();
+	size_t first;
+	int r = zp_api_range(__func__, addr, size, &first);
 	if (r != 0)
 		return r;
-	size_t first = zp_vm_check_range(__func__, addr, size);
-	if (first == SIZE_MAX)
-		return -EINVAL;
 
 	zp_lock(&queue_lock);
 	if (worker == NULL) {

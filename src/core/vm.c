@@ -200,6 +200,16 @@ size_t zp_vm_check_range(const char *fn, void *addr, size_t size)
 	return first;
 }
 
+int zp_api_range(const char *fn, void *addr, size_t size, size_t *first)
+{
+	int r = zp_ensure();
+
+	if (r != 0)
+		return r;
+	*first = zp_vm_check_range(fn, addr, size);
+	return *first == SIZE_MAX ? -EINVAL : 0;
+}
+
 /* Drop every page of [first, first + n): frames and store locations freed,
  * contents discarded, pages back to PS_NONE. */
 static void drop_pages(size_t first, size_t n)
