@@ -747,16 +747,6 @@ static void do_op(struct worker *w, enum op op)
 
 /* ---- invariants ----------------------------------------------------------- */
 
-static unsigned long hist_total(void (*get)(struct k_mem_paging_histogram_t *))
-{
-	struct k_mem_paging_histogram_t h;
-	unsigned long n = 0;
-	get(&h);
-	for (int b = 0; b < CONFIG_DEMAND_PAGING_TIMING_HISTOGRAM_NUM_BINS; b++)
-		n += h.counts[b];
-	return n;
-}
-
 /*
  * Statistics with nothing running. A fault handler updates the fault
  * statistics after it has woken the faulting thread (still holding the page
@@ -824,8 +814,8 @@ static void check_stats(const struct worker *w, bool per_thread,
 	if (s.pagefaults.in_isr != 0)
 		model_fail(w, "%s: %lu faults counted in ISR, none was", when,
 			   s.pagefaults.in_isr);
-	unsigned long hin = hist_total(k_mem_paging_histogram_backing_store_page_in_get);
-	unsigned long hout = hist_total(k_mem_paging_histogram_backing_store_page_out_get);
+	unsigned long hin = zpt_hist_total(k_mem_paging_histogram_backing_store_page_in_get);
+	unsigned long hout = zpt_hist_total(k_mem_paging_histogram_backing_store_page_out_get);
 	if (hin != c.page_ins)
 		model_fail(w, "%s: page-in histogram holds %lu events, "
 			   "counters.page_ins is %lu", when, hin, c.page_ins);
@@ -849,7 +839,7 @@ static void check_stats(const struct worker *w, bool per_thread,
 	if (c.fatal_faults != 0)
 		model_fail(w, "%s: %lu fatal faults", when, c.fatal_faults);
 	if (s.eviction.clean + s.eviction.dirty > 0 &&
-	    hist_total(k_mem_paging_histogram_eviction_get) == 0)
+	    zpt_hist_total(k_mem_paging_histogram_eviction_get) == 0)
 		model_fail(w, "%s: evictions happened but the eviction histogram "
 			   "is empty", when);
 }

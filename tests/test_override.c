@@ -331,16 +331,6 @@ static void start(size_t cap, bool clean)
 }
 
 
-static unsigned long hist_total(void (*get)(struct k_mem_paging_histogram_t *))
-{
-	struct k_mem_paging_histogram_t h;
-	unsigned long n = 0;
-	get(&h);
-	for (int b = 0; b < CONFIG_DEMAND_PAGING_TIMING_HISTOGRAM_NUM_BINS; b++)
-		n += h.counts[b];
-	return n;
-}
-
 /* Resident flags of n pages. */
 static void residency(const uint8_t *p, size_t n, unsigned char *v)
 {
@@ -422,11 +412,11 @@ static void replaced(void **state)
 	assert_int_equal(c.page_ins, atomic_load(&n_page_in));
 	assert_int_equal(c.store_loads, atomic_load(&n_page_in));
 	assert_int_equal(atomic_load(&n_finalize), atomic_load(&n_page_in));
-	assert_int_equal(hist_total(k_mem_paging_histogram_eviction_get),
+	assert_int_equal(zpt_hist_total(k_mem_paging_histogram_eviction_get),
 			 atomic_load(&n_select));
-	assert_int_equal(hist_total(k_mem_paging_histogram_backing_store_page_out_get),
+	assert_int_equal(zpt_hist_total(k_mem_paging_histogram_backing_store_page_out_get),
 			 atomic_load(&n_page_out));
-	assert_int_equal(hist_total(k_mem_paging_histogram_backing_store_page_in_get),
+	assert_int_equal(zpt_hist_total(k_mem_paging_histogram_backing_store_page_in_get),
 			 atomic_load(&n_page_in));
 	/* No clean copies: every eviction is dirty and one page_out. */
 	assert_int_equal(s.eviction.clean, 0);

@@ -791,22 +791,14 @@ struct evict_delta {
 	unsigned long clean, dirty, page_outs, hist_out, write_faults;
 };
 
-static unsigned long hist_total(const struct k_mem_paging_histogram_t *h)
-{
-	unsigned long t = 0;
-	for (int i = 0; i < CONFIG_DEMAND_PAGING_TIMING_HISTOGRAM_NUM_BINS; i++)
-		t += h->counts[i];
-	return t;
-}
-
 static struct evict_delta evict_now(void)
 {
-	struct k_mem_paging_histogram_t h;
 	struct k_mem_paging_stats_t s = zpt_stats();
 	struct zpage_counters c = zpt_counters();
-	k_mem_paging_histogram_backing_store_page_out_get(&h);
+	unsigned long hist_out =
+		zpt_hist_total(k_mem_paging_histogram_backing_store_page_out_get);
 	return (struct evict_delta){ s.eviction.clean, s.eviction.dirty,
-				     c.page_outs, hist_total(&h), c.write_faults };
+				     c.page_outs, hist_out, c.write_faults };
 }
 
 static struct evict_delta evict_since(struct evict_delta a)

@@ -576,12 +576,7 @@ static const hist_get_fn hist_get[3] = {
 
 static unsigned long hist_total(int which)
 {
-	struct k_mem_paging_histogram_t h;
-	hist_get[which](&h);
-	unsigned long t = 0;
-	for (int i = 0; i < NBINS; i++)
-		t += h.counts[i];
-	return t;
+	return zpt_hist_total(hist_get[which]);
 }
 
 static void histogram_bounds_shape(void **state)

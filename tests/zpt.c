@@ -221,6 +221,16 @@ struct zpage_counters zpt_counters(void)
 	return c;
 }
 
+unsigned long zpt_hist_total(void (*get)(struct k_mem_paging_histogram_t *))
+{
+	struct k_mem_paging_histogram_t h;
+	unsigned long n = 0;
+	get(&h);
+	for (int b = 0; b < CONFIG_DEMAND_PAGING_TIMING_HISTOGRAM_NUM_BINS; b++)
+		n += h.counts[b];
+	return n;
+}
+
 unsigned long zpt_pinned_frames(void)
 {
 	return zpt_counters().pinned_frames;

@@ -80,6 +80,9 @@ struct k_mem_paging_stats_t zpt_stats(void);
 struct k_mem_paging_stats_t zpt_thread_stats(void);
 struct zpage_counters zpt_counters(void);
 unsigned long zpt_pinned_frames(void);
+/* Events in all bins of the histogram that get (a k_mem_paging_histogram_*
+ * getter) fills. */
+unsigned long zpt_hist_total(void (*get)(struct k_mem_paging_histogram_t *));
 
 /* cmocka teardown: zpage_shutdown(). */
 int zpt_teardown(void **state);
