@@ -210,9 +210,9 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 	bool unprotect = pin || !zp_syscall_faults_served();
 	/* The whole range must be resident when k_mem_page_in() returns, so
 	 * the pages it loaded must not become victims of its later pages:
-	 * their frames stay busy until the end. Only for ranges that fit in
-	 * half of the frames not pinned: a larger one cannot be resident at
-	 * once anyway, and holding more would starve other threads. */
+	 * their frames stay busy until the end, if the range fits in what
+	 * hold_reserve() still allows (a range that does not is loaded
+	 * without holding: it could not all be resident at once anyway). */
 	bool hold = !pin && hold_reserve(n);
 	size_t nreserved = n;
 	int ret = 0;
