@@ -49,8 +49,7 @@ static bool eventually(bool (*cond)(void *), void *arg)
 	for (int i = 0; i < 1000; i++) {
 		if (cond(arg))
 			return true;
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		zpt_sleep_ms(10);
 	}
 	return cond(arg);
 }

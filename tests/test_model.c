@@ -219,12 +219,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static void dump_ring(const struct worker *w)
 {
 	fprintf(stderr, "  last operations of thread %d (oldest first):\n", w->id);
@@ -802,7 +796,7 @@ static void check_stats(const struct worker *w, bool per_thread,
 				 s.eviction.dirty);
 		if (why[0] == '\0')
 			break;
-		sleep_ms(1);
+		zpt_sleep_ms(1);
 	}
 	if (why[0] != '\0') {
 		model_fail(w, "%s: %s", when, why);

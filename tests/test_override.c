@@ -32,6 +32,8 @@
  *  - reserve_rule: filling the store until k_mem_page_out() gets -ENOMEM
  *    (one location left) while a fault still succeeds (it may use the last
  *    one); K_MEM_MAP_LOCK fails then and leaves nothing behind.
+ *  - page_out_lets_go: k_mem_page_out() meets a page locked by a fault that
+ *    waits for a frame while every frame holds one of its victims.
  */
 #define _GNU_SOURCE
 #include "zpt.h"
@@ -121,12 +123,26 @@ void k_mem_paging_eviction_init(void)
 	}
 }
 
+/* A gate that holds the next selection until a test opens it: the fault
+ * that called it keeps its page locked and waits for a frame meanwhile. */
+static atomic_int gate_armed, gate_waiting, gate_open;
+
+static void gate_pass(void)
+{
+	if (!atomic_exchange(&gate_armed, 0))
+		return;
+	atomic_store(&gate_waiting, 1);
+	while (!atomic_load(&gate_open))
+		zpt_sleep_ms(1);
+}
+
 struct z_page_frame *k_mem_paging_eviction_select(bool *dirty)
 {
 	uintptr_t phys;
 	struct z_page_frame *pf, *best = NULL;
 	uint64_t best_stamp = 0;
 
+	gate_pass();
 	enter(&in_select, "eviction_select");
 	atomic_fetch_add(&n_select, 1);
 	Z_PAGE_FRAME_FOREACH(phys, pf) {
@@ -747,6 +763,67 @@ static void reserve_rule(void **state)
 	assert_int_equal(atomic_load(&contract_errors), 0);
 }
 
+/* A page-out must not sleep on a page lock while its victims keep frames
+ * busy: the lock's holder may be a fault waiting for one of them.
+ * The fault on page FRAMES is held inside the eviction algorithm (its page
+ * locked, every frame mapped) while k_mem_page_out() of pages 0..FRAMES
+ * reaches it; when the fault goes on, only frames the page-out has already
+ * freed can serve it. Before the fix this fault failed after 10 s (SIGBUS). */
+struct toucher {
+	uint8_t *p;
+	size_t page;
+};
+
+static void *touch_page(void *arg)
+{
+	struct toucher *t = arg;
+	fill(t->p, 21, t->page);
+	return NULL;
+}
+
+static void *open_gate_later(void *arg)
+{
+	(void)arg;
+	zpt_sleep_ms(300); /* let k_mem_page_out() reach the locked page */
+	atomic_store(&gate_open, 1);
+	return NULL;
+}
+
+static void page_out_lets_go(void **state)
+{
+	enum { PAGES = FRAMES + 1 };
+	(void)state;
+	start(SLOTS, false);
+	uint8_t *p = k_mem_map(PAGES * ZPT_PAGE, K_MEM_PERM_RW);
+	assert_non_null(p);
+	for (size_t i = 0; i < FRAMES; i++)
+		fill(p, 21, i);
+	assert_int_equal(k_mem_free_get(), 0);
+
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_waiting, 0);
+	atomic_store(&gate_armed, 1);
+	struct toucher t = { p, FRAMES };
+	pthread_t toucher, opener;
+	assert_int_equal(pthread_create(&toucher, NULL, touch_page, &t), 0);
+	while (!atomic_load(&gate_waiting))
+		zpt_sleep_ms(1);
+	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, NULL), 0);
+
+	assert_int_equal(k_mem_page_out(p, PAGES * ZPT_PAGE), 0);
+	assert_int_equal(pthread_join(toucher, NULL), 0);
+	assert_int_equal(pthread_join(opener, NULL), 0);
+	/* The fault's page may be written again after it was paged out. */
+	assert_int_equal(zpt_resident(p, FRAMES * ZPT_PAGE), 0);
+	for (size_t i = 0; i < PAGES; i++)
+		assert_true(check(p, 21, i));
+	struct zpage_counters c;
+	zpage_counters_get(&c);
+	assert_int_equal(c.fatal_faults, 0);
+	k_mem_unmap(p, PAGES * ZPT_PAGE);
+	assert_int_equal(atomic_load(&contract_errors), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +831,7 @@ int main(void)
 		cmocka_unit_test_teardown(fifo_order, zpt_teardown),
 		cmocka_unit_test_teardown(clean_copies, zpt_teardown),
 		cmocka_unit_test_teardown(reserve_rule, zpt_teardown),
+		cmocka_unit_test_teardown(page_out_lets_go, zpt_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -57,6 +58,12 @@ int zpt_check(const void *page, uint64_t seed, size_t page_no)
 		if (w[i] != zpt_word(seed, page_no, i))
 			return 0;
 	return 1;
+}
+
+void zpt_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
 }
 
 size_t zpt_resident(const void *addr, size_t len)

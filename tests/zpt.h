@@ -56,6 +56,9 @@ void zpt_fill(void *page, uint64_t seed, size_t page_no);
 /* Whether the page holds zpt_fill(seed, page_no). */
 int zpt_check(const void *page, uint64_t seed, size_t page_no);
 
+/* Sleep ms milliseconds. */
+void zpt_sleep_ms(long ms);
+
 /* Pages of [addr, addr + len) that are resident (mincore). */
 size_t zpt_resident(const void *addr, size_t len);
 

@@ -171,9 +171,14 @@ struct k_thread {
 	/* Read-ahead state of the thread's faults (readahead.c); written by
 	 * whoever serves its fault, one fault at a time. */
 	_Atomic size_t ra_next, ra_window, ra_loaded;
+	/* Pages of a k_mem_page_in() range whose frames the thread keeps busy
+	 * (paging.c); only the thread itself touches these. */
+	size_t hold_first, hold_n, hold_reserved;
 };
 
 struct k_thread *zp_thread_by_tid(long tid) ZP_HIDDEN;
+/* t is the calling thread's own record (not one shared by several). */
+bool zp_thread_is_self(const struct k_thread *t) ZP_HIDDEN;
 void zp_threads_reset(void) ZP_HIDDEN;
 void *zp_scratch(void) ZP_HIDDEN;
 /* Make Z_SCRATCH_PAGE point at page (NULL: the thread's own scratch page). */
@@ -378,12 +383,15 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 int zp_page_settle_locked(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 /* Drop the page (unmap path): frees frame and store location. */
 void zp_page_drop_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
-/* Evict pages (through the non-fault store path) until frames [run]
- * are free; used by zpage_ram_alloc. */
+/* Evict the page in frame f (through the non-fault store path); used by
+ * zpage_ram_alloc. -EAGAIN: the frame cannot be evicted now. */
 int zp_evict_frame(size_t f, struct k_thread *t) ZP_HIDDEN;
 void zp_pin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 /* Load [first, first + n) (and pin it); stops at the first failure. */
 int zp_load_range(size_t first, size_t n, bool pin, bool fault) ZP_HIDDEN;
+/* Let go of the frames the calling thread t keeps busy for its
+ * k_mem_page_in() range, if any (it is waiting for a frame itself). */
+void zp_hold_drop(struct k_thread *t) ZP_HIDDEN;
 bool zp_unpin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 
 /* ---- Plug-ins (plugin.c) ----------------------------------------------- */

@@ -146,6 +146,8 @@ int zp_evict_frame(size_t f, struct k_thread *t)
 
 	if (idx == SIZE_MAX || !z_page_frame_is_mapped(pf))
 		return -EAGAIN;
+	/* Sleeping on the lock is safe: a resident page's lock is never held
+	 * by a thread that waits for a frame. */
 	struct zp_victim v = { .idx = idx, .pte = zp_page_lock(idx) };
 	if (pte_state(v.pte) != PS_RESIDENT || pte_frame(v.pte) != f ||
 	    z_page_frame_is_pinned(pf)) {
@@ -188,16 +190,32 @@ static bool hold_reserve(size_t n)
 	return true;
 }
 
-/* Let the frames of [first, first+n) that load_range() held be evicted and
- * give back the reservation of nreserved frames. */
-static void release_held(size_t first, size_t n, size_t nreserved)
+void zp_hold_drop(struct k_thread *t)
 {
-	for (size_t idx = first; idx < first + n; idx++) {
+	if (!zp_thread_is_self(t) || t->hold_reserved == 0)
+		return;
+	for (size_t idx = t->hold_first; idx < t->hold_first + t->hold_n; idx++) {
 		zp_pte_t pte = atomic_load(&zp.pte[idx]);
 		if (pte_state(pte) == PS_RESIDENT)
 			zp_frame_set_busy(pte_frame(pte), false);
 	}
-	atomic_fetch_sub(&zp.held_count, nreserved);
+	atomic_fetch_sub(&zp.held_count, t->hold_reserved);
+	t->hold_n = 0;
+	t->hold_reserved = 0;
+}
+
+/* Lock page idx for load_range(). A thread that keeps frames busy must not
+ * sleep on a page lock: its holder may be waiting for a frame (a fault
+ * being served), and the held frames may be the only ones it could evict.
+ * So the frames are let go first. */
+static zp_pte_t lock_for_load(size_t idx, struct k_thread *t)
+{
+	zp_pte_t pte;
+
+	if (zp_page_trylock(idx, &pte))
+		return pte;
+	zp_hold_drop(t);
+	return zp_page_lock(idx);
 }
 
 /* Load [first, first+n) and optionally pin it; stops at the first failure. */
@@ -208,18 +226,22 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 	 * records a write, k_mem_page_in() must leave pages writable too, as
 	 * k_mem_pin() does. */
 	bool unprotect = pin || !zp_syscall_faults_served();
-	/* The whole range must be resident when k_mem_page_in() returns, so
-	 * the pages it loaded must not become victims of its later pages:
-	 * their frames stay busy until the end, if the range fits in what
-	 * hold_reserve() still allows (a range that does not is loaded
-	 * without holding: it could not all be resident at once anyway). */
-	bool hold = !pin && hold_reserve(n);
-	size_t nreserved = n;
 	int ret = 0;
 
+	/* The whole range should be resident when k_mem_page_in() returns,
+	 * so the pages it loaded must not become victims of its later pages:
+	 * their frames stay busy until the end, if the range fits in what
+	 * hold_reserve() allows. The hold is a preference, not a promise:
+	 * it is let go whenever keeping it could make anyone wait (see
+	 * lock_for_load() and zp_frame_for_fault()). */
+	if (!pin && zp_thread_is_self(t) && hold_reserve(n)) {
+		t->hold_first = first;
+		t->hold_n = 0;
+		t->hold_reserved = n;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t idx = first + i;
-		zp_pte_t pte = zp_page_lock(idx);
+		zp_pte_t pte = lock_for_load(idx, t);
 		int r = 0;
 
 		switch (pte_state(pte)) {
@@ -240,17 +262,17 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 		}
 		if (r == 0 && pin)
 			zp_pin_locked(idx, pte);
-		if (r == 0 && hold)
+		if (r == 0 && t->hold_reserved != 0) {
 			zp_frame_set_busy(pte_frame(pte), true);
+			t->hold_n = i + 1;
+		}
 		zp_page_unlock(idx, pte);
 		if (r != 0) {
 			ret = r;
-			n = i;
 			break;
 		}
 	}
-	if (hold)
-		release_held(first, n, nreserved);
+	zp_hold_drop(t);
 	return ret;
 }
 
@@ -299,12 +321,22 @@ int k_mem_page_out(void *addr, size_t size)
 	bool pinned = false, ok = true;
 	size_t n = 0;
 
-	/* Pages are locked in ascending order; everyone else only trylocks
-	 * pages or takes one lock, so this cannot deadlock. */
+	/* Victims stay locked, their frames busy, until their batch is
+	 * evicted. The batch is evicted before sleeping on a page lock, so
+	 * nothing is held while sleeping: the lock's holder may be a fault
+	 * waiting for a frame. */
 	for (size_t i = 0; i < size / ZP_PAGE_SIZE && ok; i++) {
 		size_t idx = first + i;
-		zp_pte_t pte = zp_page_lock(idx);
+		zp_pte_t pte;
 
+		if (!zp_page_trylock(idx, &pte)) {
+			if (n > 0)
+				ok = page_out_batch(v, n, t);
+			n = 0;
+			if (!ok)
+				break;
+			pte = zp_page_lock(idx);
+		}
 		if (pte_state(pte) != PS_RESIDENT) {
 			zp_page_unlock(idx, pte);
 			continue;

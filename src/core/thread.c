@@ -103,6 +103,11 @@ k_tid_t k_current_get(void)
 	return self;
 }
 
+bool zp_thread_is_self(const struct k_thread *t)
+{
+	return t != NULL && t == self && t != &shared_record;
+}
+
 void zp_thread_exited(void *record)
 {
 	struct k_thread *r = record;
