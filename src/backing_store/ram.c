@@ -150,6 +150,25 @@ static void ram_page_finalize(struct z_page_frame *pf, uintptr_t location)
 	}
 }
 
+/* The native path: slots are plain memory, so a page is read in place
+ * (the library copies it once, straight into its frame) and written with
+ * one copy, both outside the store lock. */
+static const void *ram_read_page(uintptr_t location, void *scratch)
+{
+	(void)scratch;
+	return slot_addr(location);
+}
+
+static void ram_write_page(uintptr_t location, const void *data)
+{
+	memcpy(slot_addr(location), data, ZP_PAGE_SIZE);
+}
+
+static bool ram_keeps_copies(void)
+{
+	return keep_clean;
+}
+
 const struct zp_store_ops zp_store_ram = {
 	.name = "ram",
 	.configure = ram_configure,
@@ -160,4 +179,7 @@ const struct zp_store_ops zp_store_ram = {
 	.page_in = ram_page_in,
 	.page_finalize = ram_page_finalize,
 	.fini = ram_fini,
+	.read_page = ram_read_page,
+	.write_page = ram_write_page,
+	.keeps_copies = ram_keeps_copies,
 };

@@ -161,42 +161,69 @@ static void discard_run(struct zp_victim *v, size_t m)
 	}
 }
 
-/* Write out one victim whose bytes are at data (NULL: clean). Sets result. */
-static void store_one(struct zp_victim *v, const void *data, bool fault)
+/* Whether victim v must be written to the store: dirty, or clean without a
+ * copy there (a read-only page holding zeros needs no location at all). */
+static bool needs_location(const struct zp_victim *v)
 {
-	size_t f = pte_frame(v->pte);
-	struct z_page_frame *pf = &z_page_frames[f];
-	bool dirty = v->dirty;
-	zp_pte_t lock = v->pte & PTE_LOCK;
+	return v->dirty || z_page_frame_is_backed(&z_page_frames[pte_frame(v->pte)]);
+}
 
-	if (!dirty && !z_page_frame_is_backed(pf)) {
-		/* Clean without a copy: a read-only page that holds zeros. */
-		v->pte = pte_with_state(v->pte & PTE_WRITABLE, PS_ZERO) | lock;
-		v->result = (long)f;
-		return;
-	}
-	uintptr_t loc = 0;
+/* Write out the victims v[0..m), whose bytes are at data[i] (dirty ones),
+ * and set their results. The store lock is taken once for all: the seed
+ * path does every store call under it; a native store gets its locations
+ * under it and is written outside it. */
+static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
+		      bool fault)
+{
+	const struct zp_store_ops *native = zp_store_native();
+	uintptr_t loc[ZP_BATCH_MAX];
+
 	zp_lock(&zp.store_lock);
-	int r = k_mem_paging_backing_store_location_get(pf, &loc, fault);
-	if (r == 0 && dirty) {
-		zp_scratch_use(data);
-		uint64_t t0 = zp_port_now_ns();
-		k_mem_paging_backing_store_page_out(loc);
-		zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
-		zp_scratch_use(NULL);
+	for (size_t i = 0; i < m; i++) {
+		v[i].result = 0;
+		if (!needs_location(&v[i]))
+			continue;
+		struct z_page_frame *pf = &z_page_frames[pte_frame(v[i].pte)];
+		loc[i] = 0;
+		if (k_mem_paging_backing_store_location_get(pf, &loc[i], fault) != 0) {
+			v[i].result = -ENOMEM; /* stays resident, unmapped */
+			continue;
+		}
+		if (native == NULL && v[i].dirty) {
+			zp_scratch_use(data[i]);
+			uint64_t t0 = zp_port_now_ns();
+			k_mem_paging_backing_store_page_out(loc[i]);
+			zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
+			zp_scratch_use(NULL);
+		}
 	}
 	zp_unlock(&zp.store_lock);
-	if (r != 0) {
-		v->result = -ENOMEM; /* stays resident, unmapped */
-		return;
+
+	for (size_t i = 0; i < m; i++) {
+		size_t f = pte_frame(v[i].pte);
+		zp_pte_t lock = v[i].pte & PTE_LOCK;
+		if (v[i].result < 0)
+			continue;
+		v[i].result = (long)f;
+		if (!needs_location(&v[i])) {
+			v[i].pte = pte_with_state(v[i].pte & PTE_WRITABLE, PS_ZERO) |
+				   lock;
+			continue;
+		}
+		if (loc[i] & (ZP_PAGE_SIZE - 1))
+			zp_fatal("backing store returned location %#lx, which is "
+				 "not page-aligned", (unsigned long)loc[i]);
+		if (v[i].dirty) {
+			if (native != NULL) {
+				uint64_t t0 = zp_port_now_ns();
+				native->write_page(loc[i], data[i]);
+				zp_hist_add(ZP_HIST_PAGE_OUT,
+					    zp_port_now_ns() - t0);
+			}
+			zp_count(page_outs);
+		}
+		v[i].pte = pte_out(v[i].pte, loc[i]) | lock;
 	}
-	if (loc & (ZP_PAGE_SIZE - 1))
-		zp_fatal("backing store returned location %#lx, which is not "
-			 "page-aligned", (unsigned long)loc);
-	if (dirty)
-		zp_count(page_outs);
-	v->pte = pte_out(v->pte, loc) | lock;
-	v->result = (long)f;
 }
 
 /* Evict the victims v[0..m) of one run (holes between them are locked). */
@@ -223,10 +250,10 @@ static void evict_run(struct zp_victim *v, size_t m, struct k_thread *t,
 			       buf) != 0)
 		zp_fatal("cannot read pages at %p", (void *)zp_page_addr(d0));
 
+	uint8_t *data[ZP_BATCH_MAX];
 	for (size_t i = 0; i < m; i++)
-		store_one(&v[i], v[i].dirty
-					 ? buf + (v[i].idx - d0) * ZP_PAGE_SIZE
-					 : NULL, fault);
+		data[i] = v[i].dirty ? buf + (v[i].idx - d0) * ZP_PAGE_SIZE : NULL;
+	store_run(v, m, data, fault);
 	discard_run(v, m);
 	for (size_t i = 0; i < m; i++) {
 		size_t f = pte_frame(v[i].pte);

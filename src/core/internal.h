@@ -418,6 +418,17 @@ struct zp_store_ops {
 	void (*page_in)(uintptr_t loc);
 	void (*page_finalize)(struct z_page_frame *pf, uintptr_t loc);
 	void (*fini)(void);
+	/* Optional native path, used when the program did not replace the
+	 * seed functions. These two run without zp.store_lock, concurrently
+	 * for different locations (a location is only used by the thread
+	 * holding its page's lock); the calls above stay serialised.
+	 *   read_page:  the page at loc, where the store keeps it or decoded
+	 *               into scratch; valid until loc is freed or written.
+	 *   write_page: write a page to loc (from location_get). */
+	const void *(*read_page)(uintptr_t loc, void *scratch);
+	void (*write_page)(uintptr_t loc, const void *data);
+	/* Whether page_finalize keeps the location (a clean copy). */
+	bool (*keeps_copies)(void);
 };
 
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
@@ -435,6 +446,9 @@ const char *zp_eviction_name(void) ZP_HIDDEN;
  * program did not replace the seed functions; else NULL. */
 const struct zp_eviction_ops *zp_eviction_native(void) ZP_HIDDEN;
 const char *zp_store_name(void) ZP_HIDDEN;
+/* The selected built-in store if it has the native path and the program
+ * did not replace the seed functions; else NULL. */
+const struct zp_store_ops *zp_store_native(void) ZP_HIDDEN;
 /* Built-in names for messages ("nru"). */
 void zp_eviction_names(char *buf, size_t len) ZP_HIDDEN;
 void zp_store_names(char *buf, size_t len) ZP_HIDDEN;

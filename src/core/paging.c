@@ -24,6 +24,41 @@ static void frame_assign(size_t f, uint8_t *addr)
 			 __ATOMIC_RELEASE);
 }
 
+/* Read the page at loc for frame pf; returns where its bytes are. The seed
+ * path copies them to the scratch page and finalizes under the store lock.
+ * A native store is read outside the lock, in place where it can be (the
+ * page is then copied once); if it does not keep copies, finalizing (which
+ * frees the location) is left to the caller, through *late, after the copy. */
+static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
+				   const struct zp_store_ops **late)
+{
+	const struct zp_store_ops *native = zp_store_native();
+	void *scratch = zp_scratch();
+	const void *src = scratch;
+	uint64_t t0;
+
+	if (native == NULL) {
+		zp_lock(&zp.store_lock);
+		t0 = zp_port_now_ns();
+		k_mem_paging_backing_store_page_in(loc);
+		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+		k_mem_paging_backing_store_page_finalize(pf, loc);
+		zp_unlock(&zp.store_lock);
+		return src;
+	}
+	if (native->keeps_copies()) {
+		zp_lock(&zp.store_lock);
+		native->page_finalize(pf, loc);
+		zp_unlock(&zp.store_lock);
+	} else {
+		*late = native;
+	}
+	t0 = zp_port_now_ns();
+	src = native->read_page(loc, scratch);
+	zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+	return src;
+}
+
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		      unsigned how)
 {
@@ -39,23 +74,18 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	bool backed = false;
 
 	frame_assign((size_t)f, addr);
+	/* Set when the store's location must be finalized after the copy:
+	 * a native store reads it in place, and finalizing may free it. */
+	const struct zp_store_ops *late = NULL;
+	uintptr_t loc = 0;
 	if (pte_state(*pte) == PS_OUT) {
-		uintptr_t loc = pte_location(*pte);
-		void *scratch = zp_scratch();
-
-		zp_lock(&zp.store_lock);
-		uint64_t t0 = zp_port_now_ns();
-		k_mem_paging_backing_store_page_in(loc);
-		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
-		k_mem_paging_backing_store_page_finalize(pf, loc);
-		zp_unlock(&zp.store_lock);
-
+		loc = pte_location(*pte);
+		src = load_from_store(pf, loc, &late);
 		zp_count(page_ins);
 		zp_count(store_loads);
 		backed = z_page_frame_is_backed(pf);
 		if (backed)
 			zp.frame_location[f] = loc;
-		src = scratch;
 	} else {
 		zp_count(zero_fills);
 	}
@@ -74,6 +104,11 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	int r = zp_port_fill(addr, src, wp, (how & ZP_LOAD_WAKE) != 0);
 	if (r != 0)
 		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
+	if (late != NULL) {
+		zp_lock(&zp.store_lock);
+		late->page_finalize(pf, loc);
+		zp_unlock(&zp.store_lock);
+	}
 	zp_frame_set_busy((size_t)f, false);
 	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
 	return 0;

@@ -171,6 +171,34 @@ extern struct z_page_frame *zp_weak_eviction_select(bool *dirty)
 	__attribute__((alias("k_mem_paging_eviction_select"),
 		       visibility("hidden")));
 
+#define OWN(name, ret, ...)                                                   \
+	extern ret zp_weak_##name(__VA_ARGS__)                                \
+		__attribute__((alias("k_mem_paging_" #name),                  \
+			       visibility("hidden")))
+OWN(backing_store_init, void, void);
+OWN(backing_store_location_get, int, struct z_page_frame *, uintptr_t *, bool);
+OWN(backing_store_location_free, void, uintptr_t);
+OWN(backing_store_page_out, void, uintptr_t);
+OWN(backing_store_page_in, void, uintptr_t);
+OWN(backing_store_page_finalize, void, struct z_page_frame *, uintptr_t);
+
+const struct zp_store_ops *zp_store_native(void)
+{
+	/* A program that replaces one store function replaces the store. */
+	if (store == NULL || store->read_page == NULL ||
+	    k_mem_paging_backing_store_init != zp_weak_backing_store_init ||
+	    k_mem_paging_backing_store_location_get !=
+		    zp_weak_backing_store_location_get ||
+	    k_mem_paging_backing_store_location_free !=
+		    zp_weak_backing_store_location_free ||
+	    k_mem_paging_backing_store_page_out != zp_weak_backing_store_page_out ||
+	    k_mem_paging_backing_store_page_in != zp_weak_backing_store_page_in ||
+	    k_mem_paging_backing_store_page_finalize !=
+		    zp_weak_backing_store_page_finalize)
+		return NULL;
+	return store;
+}
+
 const struct zp_eviction_ops *zp_eviction_native(void)
 {
 	if (eviction == NULL || eviction->select_pages == NULL ||
