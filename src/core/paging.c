@@ -4,10 +4,9 @@
  *
  * Every function here works on one page whose lock the caller holds. Frames
  * come from the free stack, or from evicting a victim the eviction plug-in
- * chooses (under zp.evict_lock, victim page locked with trylock). Store calls
- * are serialised by zp.store_lock, taken for one call at a time; page
- * contents are copied to and from the calling thread's scratch page outside
- * that lock.
+ * chooses (under zp.evict_lock, victim page locked with trylock). Seed-API
+ * store calls are serialised by zp.store_lock, taken for one call at a time;
+ * a built-in store's native path reads and writes pages outside it.
  *
  * Page-out order is what keeps concurrent writers safe: the page's mapping is
  * removed first (touches now wait for our page lock), then its contents are
