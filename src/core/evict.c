@@ -343,15 +343,16 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 			return -ENOMEM;
 		/* Nothing usable now: every frame pinned, or all busy for a
 		 * moment (another thread may free one). Frames this thread
-		 * keeps busy for its k_mem_page_in() are let go first. */
+		 * keeps busy for its k_mem_page_in() are let go if that lasts. */
 		if (atomic_load(&zp.pinned_count) >= zp.nframes)
 			return -EDEADLK;
-		zp_hold_drop(t);
 		uint64_t now = zp_port_now_ns();
 		if (deadline == 0)
 			deadline = now + EVICT_PATIENCE_NS;
 		else if (now > deadline)
 			return -EAGAIN;
+		if (now + EVICT_PATIENCE_NS - deadline > ZP_HOLD_PATIENCE_NS)
+			zp_hold_drop(t);
 		zp_port_yield();
 	}
 }

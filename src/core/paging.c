@@ -241,14 +241,22 @@ void zp_hold_drop(struct k_thread *t)
 /* Lock page idx for load_range(). A thread that keeps frames busy must not
  * sleep on a page lock: its holder may be waiting for a frame (a fault
  * being served), and the held frames may be the only ones it could evict.
- * So the frames are let go first. */
+ * So it tries for a while (most holds are brief), then lets them go. */
 static zp_pte_t lock_for_load(size_t idx, struct k_thread *t)
 {
 	zp_pte_t pte;
+	uint64_t until = 0;
 
-	if (zp_page_trylock(idx, &pte))
-		return pte;
-	zp_hold_drop(t);
+	while (t->hold_reserved != 0) {
+		if (zp_page_trylock(idx, &pte))
+			return pte;
+		uint64_t now = zp_port_now_ns();
+		if (until == 0)
+			until = now + ZP_HOLD_PATIENCE_NS;
+		else if (now > until)
+			zp_hold_drop(t);
+		zp_port_yield();
+	}
 	return zp_page_lock(idx);
 }
 
