@@ -151,8 +151,8 @@ static void ram_page_finalize(struct z_page_frame *pf, uintptr_t location)
 }
 
 /* The native path: slots are plain memory, so a page is read in place
- * (the library copies it once, straight into its frame) and written with
- * one copy, both outside the store lock. */
+ * (with clean copies kept, the library copies it once, straight into its
+ * frame) and written with one copy, both outside the store lock. */
 static const void *ram_read_page(uintptr_t location, void *scratch)
 {
 	(void)scratch;

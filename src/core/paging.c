@@ -24,16 +24,16 @@ static void frame_assign(size_t f, uint8_t *addr)
 }
 
 /* Read the page at loc for frame pf; returns where its bytes are. The seed
- * path copies them to the scratch page and finalizes under the store lock.
- * A native store is read outside the lock, in place where it can be (the
- * page is then copied once); if it does not keep copies, finalizing (which
- * frees the location) is left to the caller, through *late, after the copy. */
-static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
-				   const struct zp_store_ops **late)
+ * path copies them to the scratch page and finalizes, under the store lock.
+ * A native store is read outside the lock: in place if it keeps its copy
+ * (the page is then copied once, into the frame); else into the scratch
+ * page before finalizing frees the location, which must happen before the
+ * faulting thread runs on (its next fault may need that location: the
+ * store's fault reserve). */
+static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc)
 {
 	const struct zp_store_ops *native = zp_store_native();
 	void *scratch = zp_scratch();
-	const void *src = scratch;
 	uint64_t t0;
 
 	if (native == NULL) {
@@ -43,18 +43,19 @@ static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
 		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
 		k_mem_paging_backing_store_page_finalize(pf, loc);
 		zp_unlock(&zp.store_lock);
-		return src;
+		return scratch;
 	}
-	if (native->keeps_copies()) {
-		zp_lock(&zp.store_lock);
-		native->page_finalize(pf, loc);
-		zp_unlock(&zp.store_lock);
-	} else {
-		*late = native;
-	}
+	bool keeps = native->keeps_copies();
 	t0 = zp_port_now_ns();
-	src = native->read_page(loc, scratch);
+	const void *src = native->read_page(loc, scratch);
+	if (!keeps && src != scratch) {
+		memcpy(scratch, src, ZP_PAGE_SIZE);
+		src = scratch;
+	}
 	zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+	zp_lock(&zp.store_lock);
+	native->page_finalize(pf, loc);
+	zp_unlock(&zp.store_lock);
 	return src;
 }
 
@@ -73,13 +74,9 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	bool backed = false;
 
 	frame_assign((size_t)f, addr);
-	/* Set when the store's location must be finalized after the copy:
-	 * a native store reads it in place, and finalizing may free it. */
-	const struct zp_store_ops *late = NULL;
-	uintptr_t loc = 0;
 	if (pte_state(*pte) == PS_OUT) {
-		loc = pte_location(*pte);
-		src = load_from_store(pf, loc, &late);
+		uintptr_t loc = pte_location(*pte);
+		src = load_from_store(pf, loc);
 		zp_count(page_ins);
 		zp_count(store_loads);
 		backed = z_page_frame_is_backed(pf);
@@ -103,11 +100,6 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	int r = zp_port_fill(addr, src, wp, (how & ZP_LOAD_WAKE) != 0);
 	if (r != 0)
 		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
-	if (late != NULL) {
-		zp_lock(&zp.store_lock);
-		late->page_finalize(pf, loc);
-		zp_unlock(&zp.store_lock);
-	}
 	zp_frame_set_busy((size_t)f, false);
 	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
 	return 0;
