@@ -45,6 +45,7 @@ struct lx_state {
 	uint64_t reg_modes; /* UFFDIO_REGISTER_MODE_* of the paging area */
 	unsigned nhandlers;
 	void *handlers[LX_MAX_HANDLERS];
+	int handler_ep[LX_MAX_HANDLERS]; /* each handler's epoll set */
 	unsigned wanted_handlers;
 	bool signal_delivery; /* faults arrive as SIGBUS on their own thread */
 };

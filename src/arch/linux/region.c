@@ -67,6 +67,10 @@ static void release_all(bool unmap)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	/* Still open only where the threads were not stopped (a forked
+	 * child, which has none of them). */
+	for (unsigned i = 0; i < lx.nhandlers; i++)
+		close(lx.handler_ep[i]);
 	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
 }
 

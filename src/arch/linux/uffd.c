@@ -12,9 +12,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -146,31 +147,54 @@ static void serve(const struct uffd_msg *m)
 		 (long)m->arg.pagefault.feat.ptid);
 }
 
-/* Read what is queued first, and only sleep in poll() when nothing is. */
+/* A handler sleeps in its own epoll set, where the userfaultfd is added
+ * with EPOLLEXCLUSIVE: a fault wakes one handler, not every one (with a
+ * shared poll() all of them woke for each fault and all but one read
+ * nothing, two wasted system calls and a context switch each). The stop
+ * eventfd is added plainly, so it wakes them all. Per fault: epoll_wait,
+ * read, UFFDIO_COPY. */
 static void *handler(void *arg)
 {
+	int ep = (int)(intptr_t)arg;
 	struct uffd_msg msgs[16];
-	struct pollfd fds[2] = {
-		{ .fd = lx.uffd, .events = POLLIN },
-		{ .fd = lx.stop_fd, .events = POLLIN },
-	};
+	struct epoll_event ev[2];
 
-	(void)arg;
 	for (;;) {
-		ssize_t n = read(lx.uffd, msgs, sizeof(msgs));
-		if (n > 0) {
+		int k = epoll_wait(ep, ev, 2, -1);
+		if (k < 0 && errno != EINTR)
+			lx_error("waiting on userfaultfd failed: %s", strerror(errno));
+		for (int i = 0; i < k; i++)
+			if (ev[i].data.fd == lx.stop_fd)
+				return NULL;
+		ssize_t n;
+		while ((n = read(lx.uffd, msgs, sizeof(msgs))) > 0) {
 			for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
 				serve(&msgs[i]);
-			continue;
+			if ((size_t)n < sizeof(msgs))
+				break; /* the queue was drained */
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			lx_error("reading userfaultfd failed: %s",
-					    strerror(errno));
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			continue;
-		if (fds[1].revents & POLLIN)
-			return NULL;
+			lx_error("reading userfaultfd failed: %s", strerror(errno));
 	}
+}
+
+/* A handler's epoll set: the userfaultfd (exclusive) and the stop eventfd. */
+static int handler_epoll(void)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event fault = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				     .data.fd = lx.uffd };
+	struct epoll_event stop = { .events = EPOLLIN, .data.fd = lx.stop_fd };
+
+	if (ep < 0)
+		return -errno;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lx.uffd, &fault) != 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, lx.stop_fd, &stop) != 0) {
+		int r = -errno;
+		close(ep);
+		return r;
+	}
+	return ep;
 }
 
 int zp_port_start(void)
@@ -181,10 +205,16 @@ int zp_port_start(void)
 	if (lx.stop_fd < 0)
 		return -errno;
 	for (unsigned i = 0; i < lx.wanted_handlers; i++) {
-		int r = zp_port_thread_start(&lx.handlers[i], handler, NULL);
-		if (r != 0)
+		int ep = handler_epoll();
+		if (ep < 0)
+			return ep;
+		int r = zp_port_thread_start(&lx.handlers[i], handler,
+					     (void *)(intptr_t)ep);
+		if (r != 0) {
+			close(ep);
 			return r;
-		lx.nhandlers++;
+		}
+		lx.handler_ep[lx.nhandlers++] = ep;
 	}
 	return 0;
 }
@@ -198,8 +228,10 @@ void lx_handlers_stop(void)
 	uint64_t one = 1;
 	if (write(lx.stop_fd, &one, sizeof(one)) != sizeof(one))
 		lx_error("cannot stop the fault handlers");
-	for (unsigned i = 0; i < lx.nhandlers; i++)
+	for (unsigned i = 0; i < lx.nhandlers; i++) {
 		zp_port_thread_join(lx.handlers[i]);
+		close(lx.handler_ep[i]);
+	}
 	lx.nhandlers = 0;
 	close(lx.stop_fd);
 	lx.stop_fd = -1;
