@@ -810,6 +810,23 @@ static struct evict_delta evict_since(struct evict_delta a)
 				     b.write_faults - a.write_faults };
 }
 
+/* k_mem_page_out() of range [p, p + n pages) evicted `clean` pages without
+ * writing them and `dirty` pages with one page-out (and histogram event)
+ * each; returns the counter deltas. */
+static struct evict_delta page_out_expect(uint8_t *p, size_t n,
+					  unsigned long clean,
+					  unsigned long dirty)
+{
+	struct evict_delta d0 = evict_now();
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	struct evict_delta d = evict_since(d0);
+	assert_int_equal(d.clean, clean);
+	assert_int_equal(d.dirty, dirty);
+	assert_int_equal(d.page_outs, dirty);
+	assert_int_equal(d.hist_out, dirty);
+	return d;
+}
+
 static void clean_evictions_backed(void **state)
 {
 	(void)state;
@@ -827,37 +844,20 @@ static void clean_evictions_backed(void **state)
 	fill_range(p, 0, n, 41);
 
 	/* Written, never stored: dirty. */
-	struct evict_delta d0 = evict_now();
-	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	struct evict_delta d = evict_since(d0);
-	assert_int_equal(d.dirty, n);
-	assert_int_equal(d.clean, 0);
-	assert_int_equal(d.page_outs, n);
-	assert_int_equal(d.hist_out, n);
+	page_out_expect(p, n, 0, n);
 
 	/* Paged in and only read: clean, no page-out. */
 	check_range(p, 0, n, 41);
-	d0 = evict_now();
-	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	d = evict_since(d0);
-	assert_int_equal(d.clean, n);
-	assert_int_equal(d.dirty, 0);
-	assert_int_equal(d.page_outs, 0);
-	assert_int_equal(d.hist_out, 0);
+	page_out_expect(p, n, n, 0);
 	assert_int_equal(resident_pages(p, n), 0);
 
 	/* Paged in, half of them written afterwards. */
 	check_range(p, 0, n, 41);
-	d0 = evict_now();
+	struct evict_delta d0 = evict_now();
 	for (size_t i = 0; i < n; i += 2)
 		zpt_fill(PG(p, i), 42, i);
 	assert_int_equal(evict_since(d0).write_faults, n / 2);
-	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	d = evict_since(d0);
-	assert_int_equal(d.clean, n / 2);
-	assert_int_equal(d.dirty, n / 2);
-	assert_int_equal(d.page_outs, n / 2);
-	assert_int_equal(d.hist_out, n / 2);
+	page_out_expect(p, n, n / 2, n / 2);
 	for (size_t i = 0; i < n; i++)
 		assert_true(zpt_check(PG(p, i), i % 2 ? 41 : 42, i));
 
@@ -873,7 +873,7 @@ static void clean_evictions_backed(void **state)
 	d0 = evict_now();
 	check_range(q, 0, 64, 43);
 	check_range(q, 0, 64, 43);
-	d = evict_since(d0);
+	struct evict_delta d = evict_since(d0);
 	assert_true(d.clean >= 64);
 	assert_int_equal(d.dirty, 0);
 	assert_int_equal(d.page_outs, 0);
@@ -888,24 +888,11 @@ static void dirty_evictions_plain_ram(void **state)
 	uint8_t *p = k_mem_map(n * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 	fill_range(p, 0, n, 51);
-	struct evict_delta d0 = evict_now();
-	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	struct evict_delta d = evict_since(d0);
-	assert_int_equal(d.dirty, n);
-	assert_int_equal(d.clean, 0);
-	assert_int_equal(d.page_outs, n);
-	assert_int_equal(d.hist_out, n);
+	page_out_expect(p, n, 0, n);
 
 	/* Only read after the page-in: the store kept no copy, dirty again. */
 	check_range(p, 0, n, 51);
-	d0 = evict_now();
-	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
-	d = evict_since(d0);
-	assert_int_equal(d.dirty, n);
-	assert_int_equal(d.clean, 0);
-	assert_int_equal(d.page_outs, n);
-	assert_int_equal(d.hist_out, n);
-	assert_int_equal(d.write_faults, 0);
+	assert_int_equal(page_out_expect(p, n, 0, n).write_faults, 0);
 	check_range(p, 0, n, 51);
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
