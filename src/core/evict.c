@@ -325,7 +325,7 @@ static size_t evict_batch(struct k_thread *t, bool fault, size_t want,
 
 long zp_frame_for_fault(struct k_thread *t, bool fault)
 {
-	uint64_t deadline = 0;
+	uint64_t since = 0; /* when evicting first found nothing */
 
 	for (;;) {
 		size_t f = zp_frame_pop();
@@ -347,11 +347,11 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 		if (atomic_load(&zp.pinned_count) >= zp.nframes)
 			return -EDEADLK;
 		uint64_t now = zp_port_now_ns();
-		if (deadline == 0)
-			deadline = now + EVICT_PATIENCE_NS;
-		else if (now > deadline)
+		if (since == 0)
+			since = now;
+		if (now - since > EVICT_PATIENCE_NS)
 			return -EAGAIN;
-		if (now + EVICT_PATIENCE_NS - deadline > ZP_HOLD_PATIENCE_NS)
+		if (now - since > ZP_HOLD_PATIENCE_NS)
 			zp_hold_drop(t);
 		zp_port_yield();
 	}

@@ -22,6 +22,11 @@ static const struct zp_store_ops *const stores[] = {
 
 static const struct zp_eviction_ops *eviction;
 static const struct zp_store_ops *store;
+/* The same when their native interfaces may be used (see select_native). */
+static const struct zp_eviction_ops *native_eviction;
+static const struct zp_store_ops *native_store;
+
+static void select_native(void);
 
 void zp_eviction_names(char *buf, size_t len)
 {
@@ -99,6 +104,7 @@ int zp_plugins_select(const struct zp_conf *c)
 	store = eviction != NULL ? find_store(c->store, c->store_from,
 					       c->store_limit / ZP_PAGE_SIZE)
 				 : NULL;
+	select_native();
 	return store != NULL ? 0 : -EINVAL;
 }
 
@@ -182,27 +188,40 @@ OWN(backing_store_page_out, void, uintptr_t);
 OWN(backing_store_page_in, void, uintptr_t);
 OWN(backing_store_page_finalize, void, struct z_page_frame *, uintptr_t);
 
+/* Whether the program left the seed functions to us: a link-time fact,
+ * checked once when the plug-ins are selected. A program that replaces one
+ * store function replaces the store. */
+static bool seed_store_is_ours(void)
+{
+	return k_mem_paging_backing_store_init == zp_weak_backing_store_init &&
+	       k_mem_paging_backing_store_location_get ==
+		       zp_weak_backing_store_location_get &&
+	       k_mem_paging_backing_store_location_free ==
+		       zp_weak_backing_store_location_free &&
+	       k_mem_paging_backing_store_page_out ==
+		       zp_weak_backing_store_page_out &&
+	       k_mem_paging_backing_store_page_in == zp_weak_backing_store_page_in &&
+	       k_mem_paging_backing_store_page_finalize ==
+		       zp_weak_backing_store_page_finalize;
+}
+
+static void select_native(void)
+{
+	native_store = NULL;
+	if (store != NULL && store->read_page != NULL && seed_store_is_ours())
+		native_store = store;
+	native_eviction = NULL;
+	if (eviction != NULL && eviction->select_pages != NULL &&
+	    k_mem_paging_eviction_select == zp_weak_eviction_select)
+		native_eviction = eviction;
+}
+
 const struct zp_store_ops *zp_store_native(void)
 {
-	/* A program that replaces one store function replaces the store. */
-	if (store == NULL || store->read_page == NULL ||
-	    k_mem_paging_backing_store_init != zp_weak_backing_store_init ||
-	    k_mem_paging_backing_store_location_get !=
-		    zp_weak_backing_store_location_get ||
-	    k_mem_paging_backing_store_location_free !=
-		    zp_weak_backing_store_location_free ||
-	    k_mem_paging_backing_store_page_out != zp_weak_backing_store_page_out ||
-	    k_mem_paging_backing_store_page_in != zp_weak_backing_store_page_in ||
-	    k_mem_paging_backing_store_page_finalize !=
-		    zp_weak_backing_store_page_finalize)
-		return NULL;
-	return store;
+	return native_store;
 }
 
 const struct zp_eviction_ops *zp_eviction_native(void)
 {
-	if (eviction == NULL || eviction->select_pages == NULL ||
-	    k_mem_paging_eviction_select != zp_weak_eviction_select)
-		return NULL;
-	return eviction;
+	return native_eviction;
 }
