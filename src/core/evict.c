@@ -117,7 +117,8 @@ size_t zp_select_victims(struct zp_victim *v, size_t want)
 /* ---- The engine ---------------------------------------------------------- */
 
 /* Lock the pages [from, to) as holes of a run: none may be resident (its
- * contents would be freed) or a window of other memory. */
+ * contents would be freed), a window of other memory, or free space (which
+ * k_mem_map() claims without taking page locks). */
 static bool lock_holes(size_t from, size_t to, size_t *held, zp_pte_t *held_pte,
 		       size_t *nheld)
 {
@@ -128,7 +129,7 @@ static bool lock_holes(size_t from, size_t to, size_t *held, zp_pte_t *held_pte,
 		enum zp_page_state s;
 		if (zp_page_trylock(idx, &pte)) {
 			s = pte_state(pte);
-			if (s == PS_ZERO || s == PS_OUT || s == PS_NONE) {
+			if (s == PS_ZERO || s == PS_OUT) {
 				held[*nheld] = idx;
 				held_pte[(*nheld)++] = pte;
 				continue;

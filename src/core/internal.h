@@ -437,6 +437,7 @@ struct zp_store_ops {
 };
 
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_clock ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_sweep ZP_HIDDEN;
 extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
 

@@ -11,6 +11,7 @@
 
 static const struct zp_eviction_ops *const evictions[] = {
 	&zp_eviction_nru,
+	&zp_eviction_clock,
 	&zp_eviction_sweep,
 };
 

@@ -9,7 +9,9 @@
 #include "internal.h"
 
 #define SPINS 64
-#define ZAP_BATCH 128
+#define ZAP_BATCH 1024/* clearings applied together */
+#define ZAP_GAP 256   /* pages a range may bridge */
+#define ZAP_SPAN 1024 /* pages a range may cover */
 
 static inline uint32_t *futex_word(_Atomic zp_pte_t *p)
 {
@@ -78,44 +80,123 @@ void zp_page_unlock(size_t idx, zp_pte_t new_pte)
 }
 
 /* Accessed-bit clearings requested by plug-ins on this thread, applied in a
- * batch (one system call for many pages). */
+ * batch. Unmapping a page costs a TLB flush, and in a multi-threaded process
+ * on a paravirtualised guest that is an IPI of about 45 us whether the range
+ * holds one page or hundreds (process_madvise() flushes once per page). So
+ * the pages are unmapped in ranges: neighbours with the pages between them
+ * that have no mapping to lose (not resident, or already unmapped) or whose
+ * clearing is pending too, locked for the moment so that nothing maps them
+ * meanwhile. */
 static _Thread_local size_t zap_pending[ZAP_BATCH];
 static _Thread_local size_t zap_npending;
 
+/* A page whose clearing is pending: mapped, resident, untouched since its
+ * bit was cleared, neither pinned nor busy. */
+static bool zap_target(zp_pte_t pte)
+{
+	return pte_state(pte) == PS_RESIDENT &&
+	       !(pte & (PTE_ZAPPED | PTE_ACCESSED)) &&
+	       !(z_page_frame_flags(&z_page_frames[pte_frame(pte)]) &
+		 (Z_PAGE_FRAME_PINNED | Z_PAGE_FRAME_BUSY));
+}
+
+/* A page of a mapping with nothing mapped to lose. (Free space and guard
+ * pages are not: k_mem_map() claims them without taking their locks.) */
+static bool zap_harmless(zp_pte_t pte)
+{
+	enum zp_page_state s = pte_state(pte);
+
+	return s == PS_ZERO || s == PS_OUT ||
+	       (s == PS_RESIDENT && (pte & PTE_ZAPPED));
+}
+
+/* Lock page idx for a zap: a target, or (as a gap inside a range) any page
+ * whose unmapping loses nothing. Targets are marked busy, so that eviction
+ * skips them instead of failing on their locks. */
+static bool lock_for_zap(size_t idx, zp_pte_t *pte, bool gap)
+{
+	if (!zp_page_trylock(idx, pte))
+		return false;
+	if (zap_target(*pte)) {
+		zp_frame_set_busy(pte_frame(*pte), true);
+		return true;
+	}
+	if (gap && zap_harmless(*pte))
+		return true;
+	zp_page_unlock(idx, *pte);
+	return false;
+}
+
+static void sort_indices(size_t *a, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		size_t x = a[i], j = i;
+		while (j > 0 && a[j - 1] > x) {
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = x;
+	}
+}
+
+/* Unmap the locked pages held[0..n) (targets and gaps, in address order,
+ * one range) and unlock them; targets become PTE_ZAPPED. */
+static void zap_and_unlock(const size_t *held, zp_pte_t *ptes, size_t n)
+{
+	uint8_t *first = zp_page_addr(held[0]);
+	size_t len = (held[n - 1] - held[0] + 1) * ZP_PAGE_SIZE;
+	bool ok = zp_port_zap_range(first, len) == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		zp_pte_t pte = ptes[i];
+		if (pte_state(pte) == PS_RESIDENT && !(pte & PTE_ZAPPED)) {
+			zp_frame_set_busy(pte_frame(pte), false);
+			if (ok)
+				pte |= PTE_ZAPPED;
+		}
+		zp_page_unlock(held[i], pte);
+	}
+}
+
 void zp_accessed_flush(void)
 {
-	uint8_t *addrs[ZAP_BATCH];
-	size_t locked[ZAP_BATCH];
-	zp_pte_t ptes[ZAP_BATCH];
+	size_t held[ZAP_SPAN];
+	zp_pte_t ptes[ZAP_SPAN];
 	size_t n = 0;
 
+	sort_indices(zap_pending, zap_npending);
 	for (size_t i = 0; i < zap_npending; i++) {
 		size_t idx = zap_pending[i];
 		zp_pte_t pte;
 
-		if (!zp_page_trylock(idx, &pte))
+		if ((n > 0 && idx == held[n - 1]) || !lock_for_zap(idx, &pte, false))
 			continue;
-		if (pte_state(pte) != PS_RESIDENT || (pte & PTE_ZAPPED) ||
-		    (pte & PTE_ACCESSED) ||
-		    (z_page_frame_flags(&z_page_frames[pte_frame(pte)]) &
-		     (Z_PAGE_FRAME_PINNED | Z_PAGE_FRAME_BUSY))) {
-			zp_page_unlock(idx, pte);
-			continue;
+		/* Join the current range if the pages between can be held. */
+		size_t mark = n;
+		bool join = n > 0 && idx - held[n - 1] <= ZAP_GAP + 1 &&
+			    idx - held[0] < ZAP_SPAN;
+		for (size_t g = join ? held[n - 1] + 1 : idx; join && g < idx; g++) {
+			if (!lock_for_zap(g, &ptes[n], true)) {
+				join = false;
+				break;
+			}
+			held[n++] = g;
 		}
-		/* Busy: eviction skips it instead of failing on its lock. */
-		zp_frame_set_busy(pte_frame(pte), true);
-		addrs[n] = zp_page_addr(idx);
-		locked[n] = idx;
+		if (!join) {
+			while (n > mark) {
+				n--;
+				zp_page_unlock(held[n], ptes[n]);
+			}
+			if (n > 0)
+				zap_and_unlock(held, ptes, n);
+			n = 0;
+		}
+		held[n] = idx;
 		ptes[n++] = pte;
 	}
 	zap_npending = 0;
-	if (n == 0)
-		return;
-	bool ok = zp_port_zap(addrs, n) == 0;
-	for (size_t i = 0; i < n; i++) {
-		zp_frame_set_busy(pte_frame(ptes[i]), false);
-		zp_page_unlock(locked[i], ok ? ptes[i] | PTE_ZAPPED : ptes[i]);
-	}
+	if (n > 0)
+		zap_and_unlock(held, ptes, n);
 }
 
 static void accessed_clear(size_t idx)
