@@ -293,6 +293,25 @@ static inline size_t zp_page_index(const void *addr)
 	return (a - b) >> ZP_PAGE_SHIFT;
 }
 
+/* For algorithms whose hand goes round the address space: the mapped part
+ * of the paging area is [*lo, *hi); *hand is put back inside it. False if
+ * nothing is mapped. */
+static inline bool zp_hand_bounds(size_t *hand, size_t *lo, size_t *hi)
+{
+	*lo = zp.ram_size >> ZP_PAGE_SHIFT;
+	*hi = atomic_load_explicit(&zp.vm_high, memory_order_relaxed);
+	if (*hand < *lo || *hand >= *hi)
+		*hand = *lo;
+	return *hi > *lo;
+}
+
+/* Whether a page with this word may be taken as a victim now. */
+static inline bool zp_pte_evictable(zp_pte_t pte)
+{
+	return pte_state(pte) == PS_RESIDENT && !(pte & PTE_LOCK) &&
+	       z_page_frame_is_evictable(&z_page_frames[pte_frame(pte)]);
+}
+
 /* ---- Configuration (config.c) ----------------------------------------- */
 
 int zp_conf_load(struct zp_conf *c, const struct zpage_config *user) ZP_HIDDEN;

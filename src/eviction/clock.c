@@ -33,21 +33,16 @@ static void clock_init(void)
  * finds victims unless every page is pinned or busy. */
 static size_t clock_select_pages(size_t *pages, size_t n)
 {
-	size_t lo = zp.ram_size >> ZP_PAGE_SHIFT;
-	size_t hi = atomic_load_explicit(&zp.vm_high, memory_order_relaxed);
-	size_t k = 0;
+	size_t lo, hi, k = 0;
 
-	if (hi <= lo)
+	if (!zp_hand_bounds(&page_hand, &lo, &hi))
 		return 0;
-	if (page_hand < lo || page_hand >= hi)
-		page_hand = lo;
 	for (size_t steps = 0; steps < 2 * (hi - lo) && k < n; steps++) {
 		size_t idx = page_hand;
 		page_hand = page_hand + 1 < hi ? page_hand + 1 : lo;
 		zp_pte_t pte = atomic_load_explicit(&zp.pte[idx],
 						    memory_order_relaxed);
-		if (pte_state(pte) != PS_RESIDENT || (pte & PTE_LOCK) ||
-		    !z_page_frame_is_evictable(&z_page_frames[pte_frame(pte)]))
+		if (!zp_pte_evictable(pte))
 			continue;
 		if (pte & PTE_ACCESSED)
 			(void)arch_page_info_get(zp_page_addr(idx), NULL, true);

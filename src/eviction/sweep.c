@@ -21,21 +21,16 @@ static size_t hand;
 /* Up to n evictable resident pages from the hand on. */
 static size_t sweep_select_pages(size_t *pages, size_t n)
 {
-	size_t lo = zp.ram_size >> ZP_PAGE_SHIFT;
-	size_t hi = atomic_load_explicit(&zp.vm_high, memory_order_relaxed);
-	size_t k = 0;
+	size_t lo, hi, k = 0;
 
-	if (hi <= lo)
+	if (!zp_hand_bounds(&hand, &lo, &hi))
 		return 0;
-	if (hand < lo || hand >= hi)
-		hand = lo;
 	for (size_t seen = 0; seen < hi - lo && k < n; seen++) {
 		size_t idx = hand;
 		hand = hand + 1 < hi ? hand + 1 : lo;
 		zp_pte_t pte = atomic_load_explicit(&zp.pte[idx],
 						    memory_order_relaxed);
-		if (pte_state(pte) == PS_RESIDENT && !(pte & PTE_LOCK) &&
-		    z_page_frame_is_evictable(&z_page_frames[pte_frame(pte)]))
+		if (zp_pte_evictable(pte))
 			pages[k++] = idx;
 	}
 	return k;
