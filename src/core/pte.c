@@ -9,7 +9,7 @@
 #include "internal.h"
 
 #define SPINS 64
-#define ZAP_BATCH 1024/* clearings applied together */
+#define ZAP_BATCH 1024 /* clearings applied together */
 #define ZAP_GAP 256   /* pages a range may bridge */
 #define ZAP_SPAN 1024 /* pages a range may cover */
 
@@ -139,64 +139,66 @@ static void sort_indices(size_t *a, size_t n)
 	}
 }
 
-/* Unmap the locked pages held[0..n) (targets and gaps, in address order,
- * one range) and unlock them; targets become PTE_ZAPPED. */
-static void zap_and_unlock(const size_t *held, zp_pte_t *ptes, size_t n)
+/* The locks of the range being built: pages first, first + 1, ... (kept
+ * off the stack: the flush may run in a fault handler on a small signal
+ * stack). */
+static _Thread_local zp_pte_t zap_held[ZAP_SPAN];
+
+/* Unmap the n locked pages from first on (targets and gaps) and unlock
+ * them; targets become PTE_ZAPPED. */
+static void zap_and_unlock(size_t first, size_t n)
 {
-	uint8_t *first = zp_page_addr(held[0]);
-	size_t len = (held[n - 1] - held[0] + 1) * ZP_PAGE_SIZE;
-	bool ok = zp_port_zap_range(first, len) == 0;
+	bool ok = zp_port_zap_range(zp_page_addr(first), n * ZP_PAGE_SIZE) == 0;
 
 	for (size_t i = 0; i < n; i++) {
-		zp_pte_t pte = ptes[i];
+		zp_pte_t pte = zap_held[i];
 		if (pte_state(pte) == PS_RESIDENT && !(pte & PTE_ZAPPED)) {
 			zp_frame_set_busy(pte_frame(pte), false);
 			if (ok)
 				pte |= PTE_ZAPPED;
 		}
-		zp_page_unlock(held[i], pte);
+		zp_page_unlock(first + i, pte);
 	}
 }
 
 void zp_accessed_flush(void)
 {
-	size_t held[ZAP_SPAN];
-	zp_pte_t ptes[ZAP_SPAN];
-	size_t n = 0;
+	size_t first = 0, n = 0;
 
 	sort_indices(zap_pending, zap_npending);
 	for (size_t i = 0; i < zap_npending; i++) {
 		size_t idx = zap_pending[i];
 		zp_pte_t pte;
 
-		if ((n > 0 && idx == held[n - 1]) || !lock_for_zap(idx, &pte, false))
+		if ((n > 0 && idx == first + n - 1) ||
+		    !lock_for_zap(idx, &pte, false))
 			continue;
 		/* Join the current range if the pages between can be held. */
 		size_t mark = n;
-		bool join = n > 0 && idx - held[n - 1] <= ZAP_GAP + 1 &&
-			    idx - held[0] < ZAP_SPAN;
-		for (size_t g = join ? held[n - 1] + 1 : idx; join && g < idx; g++) {
-			if (!lock_for_zap(g, &ptes[n], true)) {
+		bool join = n > 0 && idx - (first + n - 1) <= ZAP_GAP + 1 &&
+			    idx - first < ZAP_SPAN;
+		for (size_t g = first + n; join && g < idx; g++) {
+			if (!lock_for_zap(g, &zap_held[n], true)) {
 				join = false;
 				break;
 			}
-			held[n++] = g;
+			n++;
 		}
 		if (!join) {
 			while (n > mark) {
 				n--;
-				zp_page_unlock(held[n], ptes[n]);
+				zp_page_unlock(first + n, zap_held[n]);
 			}
 			if (n > 0)
-				zap_and_unlock(held, ptes, n);
+				zap_and_unlock(first, n);
+			first = idx;
 			n = 0;
 		}
-		held[n] = idx;
-		ptes[n++] = pte;
+		zap_held[n++] = pte;
 	}
 	zap_npending = 0;
 	if (n > 0)
-		zap_and_unlock(held, ptes, n);
+		zap_and_unlock(first, n);
 }
 
 static void accessed_clear(size_t idx)
