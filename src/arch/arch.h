@@ -12,7 +12,7 @@
  * access). The core makes ranges accessible, and the port then reports each
  * touch of a page that is not mapped in through zp_fault(); the core answers
  * with one of the page operations below. A page's contents can exist without
- * being mapped (after zp_port_zap()): the port keeps them until
+ * being mapped (after zp_port_zap_range()): the port keeps them until
  * zp_port_discard().
  *
  * All functions return 0 or a negative errno; addresses are page-aligned.
@@ -66,7 +66,7 @@ struct zp_port_info {
 	uint8_t *base;       /* start of the region */
 	enum zp_port_mode mode;
 	bool write_protect;  /* zp_port_set_wp() and wp fills work */
-	bool minor;          /* zp_port_zap()/zp_port_remap() work */
+	bool minor;          /* zp_port_zap_range()/zp_port_remap() work */
 	enum zp_delivery delivery; /* THREAD or SIGNAL, never AUTO */
 };
 
@@ -127,11 +127,8 @@ int zp_port_wake(uint8_t *addr);
  * threads waiting to write. */
 int zp_port_set_wp(uint8_t *addr, bool on);
 
-/* Unmap pages but keep their contents; the next touch of each is reported
- * (ZP_FAULT_MINOR). */
-int zp_port_zap(uint8_t *const *addrs, size_t n);
-
-/* Unmap a range but keep its contents (one system call, one TLB flush). */
+/* Unmap a range but keep its contents (one system call, one TLB flush); the
+ * next touch of each page is reported (ZP_FAULT_MINOR). */
 int zp_port_zap_range(uint8_t *addr, size_t len);
 
 /* Copy a page's contents to dst without touching its mapping. */

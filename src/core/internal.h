@@ -408,13 +408,13 @@ int zp_evict_frame(size_t f, struct k_thread *t) ZP_HIDDEN;
 void zp_pin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 /* Load [first, first + n) (and pin it); stops at the first failure. */
 int zp_load_range(size_t first, size_t n, bool pin, bool fault) ZP_HIDDEN;
-/* Let go of the frames the calling thread t keeps busy for its
- * k_mem_page_in() range, if any (it is waiting for a frame itself). */
 /* How long a thread keeping frames busy waits (for a page lock, or for a
  * frame) before it lets them go: longer than the brief holds of others
  * (accessed-bit sampling, a minor fault), far shorter than a fault's
  * patience. */
 #define ZP_HOLD_PATIENCE_NS (10ULL * 1000000ULL)
+/* Let go of the frames the calling thread t keeps busy for its
+ * k_mem_page_in() range, if any (it is waiting for a frame itself). */
 void zp_hold_drop(struct k_thread *t) ZP_HIDDEN;
 bool zp_unpin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 

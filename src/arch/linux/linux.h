@@ -38,7 +38,6 @@ struct lx_state {
 	int memfd;
 	int uffd;
 	int stop_fd;        /* eventfd that ends the handler threads */
-	int pidfd;          /* for process_madvise, -1 if unavailable */
 	uint8_t *base;
 	size_t size;
 	size_t ram;

@@ -16,7 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "linux.h"
@@ -25,7 +24,7 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-struct lx_state lx = { .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+struct lx_state lx = { .memfd = -1, .uffd = -1, .stop_fd = -1 };
 
 static const uint8_t zero_page[LX_PAGE] __attribute__((aligned(LX_PAGE)));
 
@@ -63,7 +62,7 @@ static void release_all(bool unmap)
 {
 	if (unmap && lx.base != NULL)
 		munmap(lx.base, lx.size);
-	int fds[] = { lx.uffd, lx.memfd, lx.pidfd, lx.stop_fd };
+	int fds[] = { lx.uffd, lx.memfd, lx.stop_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -71,7 +70,7 @@ static void release_all(bool unmap)
 	 * child, which has none of them). */
 	for (unsigned i = 0; i < lx.nhandlers; i++)
 		close(lx.handler_ep[i]);
-	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1, .pidfd = -1 };
+	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1 };
 }
 
 int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
@@ -114,7 +113,6 @@ int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 		release_all(true);
 		return r == -ENOSYS ? r : -ENOSYS;
 	}
-	lx.pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	info->base = lx.base;
 	return 0;
 }
@@ -254,34 +252,6 @@ int zp_port_set_wp(uint8_t *addr, bool on)
 		if (errno != EAGAIN)
 			return -errno;
 	}
-	return 0;
-}
-
-int zp_port_zap(uint8_t *const *addrs, size_t n)
-{
-	if (n > 1 && lx.pidfd >= 0) {
-		struct iovec iov[512];
-		size_t done = 0;
-		while (done < n) {
-			size_t k = n - done;
-			if (k > sizeof(iov) / sizeof(iov[0]))
-				k = sizeof(iov) / sizeof(iov[0]);
-			for (size_t i = 0; i < k; i++)
-				iov[i] = (struct iovec){ addrs[done + i], LX_PAGE };
-			long r = syscall(SYS_process_madvise, lx.pidfd, iov, k,
-					 MADV_DONTNEED, 0);
-			if (r != (long)(k * LX_PAGE))
-				break; /* not supported here: one by one */
-			done += k;
-		}
-		if (done == n)
-			return 0;
-		addrs += done;
-		n -= done;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (madvise(addrs[i], LX_PAGE, MADV_DONTNEED) != 0)
-			return -errno;
 	return 0;
 }
 
