@@ -16,12 +16,14 @@
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
  *                         suffix, 0 = unlimited (default)
  *   ZPAGE_VM_SIZE         size of the library's virtual region (default 256G)
- *   ZPAGE_FAULT_MODE      who serves a fault: thread (fault-handler
- *                         threads; faults inside system calls are served),
- *                         signal (the faulting thread itself, from SIGBUS:
- *                         faster, but a system call touching a non-resident
- *                         page fails with EFAULT), auto (default: thread
- *                         where possible, else signal)
+ *   ZPAGE_FAULT_MODE      who serves a fault: signal (the faulting thread
+ *                         itself, from SIGBUS: no hand-off; the C library's
+ *                         I/O functions bring paged-out buffers in before
+ *                         the system call, other ways into the kernel get
+ *                         EFAULT), thread (fault-handler threads: every
+ *                         access the kernel makes is served too, at about
+ *                         twice the cost per fault), auto (default: signal
+ *                         where the kernel offers it, else thread)
  *   ZPAGE_READAHEAD       most pages loaded ahead of sequential faults
  *                         (window 4, 8, ... up to this; default 0 = off)
  *   ZPAGE_PAGE_SIZE       data page size: pages move in aligned groups of
@@ -89,9 +91,12 @@ enum zpage_fault_mode {
 	ZPAGE_MODE_UFFD,          /**< userfaultfd: all faults, also those
 	                               the kernel takes inside system calls */
 	ZPAGE_MODE_UFFD_USER,     /**< user-mode-only userfaultfd (unprivileged
-	                               process): a system call that touches a
-	                               non-resident page fails with EFAULT;
-	                               k_mem_page_in()/k_mem_pin() it first */
+	                               process): the kernel's own accesses are
+	                               not reported; the C library's I/O
+	                               functions bring their buffers in first,
+	                               other system calls that touch a
+	                               non-resident page fail with EFAULT
+	                               (k_mem_page_in()/k_mem_pin() it first) */
 };
 
 /** Which thread serves a page fault. */
@@ -99,11 +104,16 @@ enum zpage_delivery {
 	ZPAGE_DELIVERY_THREAD = 1, /**< fault-handler threads; the faulting
 	                                thread sleeps meanwhile */
 	ZPAGE_DELIVERY_SIGNAL,     /**< the faulting thread, in a SIGBUS
-	                                handler (zpage owns SIGBUS; install
-	                                other SIGBUS handlers with
-	                                zpage_sigaction); system calls that
-	                                touch non-resident pages fail with
-	                                EFAULT */
+	                                handler. zpage owns SIGBUS: handlers
+	                                the program sets are chained, and
+	                                SIGBUS is kept out of the masks it
+	                                sets (a fault with SIGBUS blocked
+	                                kills). read(2), write(2) and the
+	                                other I/O functions of the C library
+	                                pin their buffers for the call; raw
+	                                syscall(2), io_uring, futex words and
+	                                other processes' accesses to
+	                                non-resident pages get EFAULT */
 };
 
 /** Facts about the running library. */

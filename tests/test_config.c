@@ -97,6 +97,9 @@ static void probe_report(void)
 		fprintf(results, "store=%s\n", info.backing_store);
 		fprintf(results, "vm_size=%zu\n", info.vm_size);
 		fprintf(results, "tasks=%d\n", count_tasks());
+		fprintf(results, "delivery=%s\n",
+			info.delivery == ZPAGE_DELIVERY_SIGNAL ? "signal"
+								: "thread");
 	}
 	void *p = k_mem_map(PG, K_MEM_PERM_RW);
 	fprintf(results, "map2=%s\n", p != NULL ? "ok" : "null");
@@ -276,16 +279,23 @@ static void zero_config_defaults(void **state)
 	PROBE_EXPECT(pr, has(pr, "eviction=nru"));
 	PROBE_EXPECT(pr, has(pr, "store=ram"));
 
-	/* Two handler threads by default: one more than with
+	/* By default the faulting thread serves its fault: no handler
+	 * thread. With handler threads, two by default: one more than with
 	 * ZPAGE_HANDLERS=1 (the rest of the threads are the same). */
 	run_probe(pr, "map", "clean", NULL);
+	PROBE_EXPECT(pr, has(pr, "delivery=signal"));
 	long long t_default = value_of(pr, "tasks");
+	char *two[] = { "ZPAGE_FAULT_MODE=thread", NULL };
+	run_probe(pr, "map", NULL, two);
+	PROBE_EXPECT(pr, has(pr, "first=ok"));
+	long long t_two = value_of(pr, "tasks");
 	char *one[] = { "ZPAGE_HANDLERS=1", "ZPAGE_FAULT_MODE=thread", NULL };
 	run_probe(pr, "map", NULL, one);
 	PROBE_EXPECT(pr, has(pr, "first=ok"));
 	long long t_one = value_of(pr, "tasks");
 	assert_true(t_one > 0);
-	assert_int_equal(t_default - t_one, 1);
+	assert_int_equal(t_two - t_one, 1);
+	assert_int_equal(t_one - t_default, 1);
 	free(pr);
 }
 

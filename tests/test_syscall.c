@@ -1,9 +1,12 @@
 /*
- * Faults taken inside system calls. The same program runs as root (full
- * userfaultfd: the kernel's own accesses to paged-out memory are served) and
- * as an unprivileged user (user-mode-only userfaultfd: such accesses fail with
- * EFAULT until the pages are made resident). It uses only pipes and memfds,
- * so it works whatever the user may write to.
+ * Faults taken inside system calls. The same program runs as root and as an
+ * unprivileged user, with each delivery. Through the C library's I/O
+ * functions, paged-out buffers work in every mode: with handler threads of a
+ * full userfaultfd the kernel's own accesses are served; otherwise the
+ * library brings the buffers in before the call (syscalls.c). A raw system
+ * call (syscall(2)) shows the kernel's own behaviour: served, or EFAULT with
+ * nothing lost until the pages are made resident. It uses only pipes,
+ * sockets and memfds, so it works whatever the user may write to.
  *
  * Every test starts the library with its own configuration (nru never clears
  * accessed bits, so resident pages stay mapped) and the teardown shuts it
@@ -16,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -55,23 +60,47 @@ static int teardown(void **state)
 }
 
 /* Faults inside system calls are served only by handler threads of a full
- * userfaultfd; otherwise (user-mode-only descriptor, or signal delivery)
- * such a system call fails with EFAULT. */
+ * userfaultfd; otherwise (user-mode-only descriptor, or signal delivery) a
+ * raw system call on a non-resident page fails with EFAULT, and the C
+ * library's I/O functions bring their buffers in first. */
 static bool syscalls_served(void)
 {
 	return mode == ZPAGE_MODE_UFFD && delivery == ZPAGE_DELIVERY_THREAD;
 }
 
-static void need_full(void)
+static void need_served(void)
 {
 	if (!syscalls_served())
 		skip();
 }
 
-static void need_user(void)
+static void need_unserved(void)
 {
 	if (syscalls_served())
 		skip();
+}
+
+/* The kernel's own behaviour, past the C library. */
+static ssize_t raw_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+static ssize_t raw_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+static ssize_t raw_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
+
+static unsigned long pinned_frames(void)
+{
+	struct zpage_counters c;
+	zpage_counters_get(&c);
+	return c.pinned_frames;
 }
 
 static unsigned long my_faults(void)
@@ -159,12 +188,11 @@ static void mode_matches_privilege(void **state)
 		assert_int_equal(info.mode, ZPAGE_MODE_UFFD);
 	else
 		assert_int_equal(info.mode, ZPAGE_MODE_UFFD_USER);
-	/* auto: handler threads where they can serve system calls. */
+	/* auto: the faulting thread serves itself (SIGBUS delivery exists
+	 * on every kernel this runs on). */
 	const char *fm = getenv("ZPAGE_FAULT_MODE");
 	if (fm == NULL || strcmp(fm, "auto") == 0)
-		assert_int_equal(info.delivery, info.mode == ZPAGE_MODE_UFFD
-							? ZPAGE_DELIVERY_THREAD
-							: ZPAGE_DELIVERY_SIGNAL);
+		assert_int_equal(info.delivery, ZPAGE_DELIVERY_SIGNAL);
 	else
 		assert_int_equal(info.delivery, strcmp(fm, "signal") == 0
 							? ZPAGE_DELIVERY_SIGNAL
@@ -173,12 +201,11 @@ static void mode_matches_privilege(void **state)
 	assert_int_equal(info.frames, 64);
 }
 
-/* ---- Full userfaultfd: the kernel's accesses are served ----------------- */
+/* ---- The C library's I/O on paged-out buffers: every mode --------------- */
 
-static void full_read_pipe_into_paged_out(void **state)
+static void read_pipe_into_paged_out(void **state)
 {
 	(void)state;
-	need_full();
 	uint8_t *p = paged_out(2, 1);
 	uint8_t *want = pattern(2, 1, 0);
 	char msg[1000];
@@ -200,10 +227,9 @@ static void full_read_pipe_into_paged_out(void **state)
 	k_mem_unmap(p, 2 * ZPT_PAGE);
 }
 
-static void full_write_pipe_from_paged_out(void **state)
+static void write_pipe_from_paged_out(void **state)
 {
 	(void)state;
-	need_full();
 	const size_t n = 3;
 	uint8_t *p = paged_out(n, 2);
 	uint8_t *want = pattern(n, 2, 0);
@@ -227,10 +253,9 @@ static void full_write_pipe_from_paged_out(void **state)
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
 
-static void full_pread_spanning_pages(void **state)
+static void pread_spanning_pages(void **state)
 {
 	(void)state;
-	need_full();
 	const size_t n = 6;
 	uint8_t *p = paged_out(n, 3);
 	uint8_t *want = pattern(n, 3, 0);
@@ -266,10 +291,9 @@ static void full_pread_spanning_pages(void **state)
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
 
-static void full_never_touched(void **state)
+static void never_touched(void **state)
 {
 	(void)state;
-	need_full();
 	const size_t n = 4;
 	uint8_t *p = k_mem_map(n * ZPT_PAGE, K_MEM_PERM_RW);
 	uint8_t *q = k_mem_map(n * ZPT_PAGE, K_MEM_PERM_RW);
@@ -308,10 +332,9 @@ static void full_never_touched(void **state)
 }
 
 /* Many system calls on memory that is being evicted all the time. */
-static void full_syscalls_under_pressure(void **state)
+static void syscalls_under_pressure(void **state)
 {
 	(void)state;
-	need_full();
 	zpage_shutdown();
 	struct zpage_config c = { .frames = 8, .nru_period_ms = LONG_PERIOD_MS };
 	zpt_start(&c);
@@ -343,12 +366,205 @@ static void full_syscalls_under_pressure(void **state)
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
 
-/* ---- User-mode-only userfaultfd: EFAULT, then success after page-in ----- */
-
-static void user_read_pipe_efault_then_page_in(void **state)
+/* Longer than one call may pin (64 frames: 4 pages): a read of a pipe ends
+ * after the first part, a short read; nothing is lost, the rest follows. */
+static void pipe_read_in_parts(void **state)
 {
 	(void)state;
-	need_user();
+	const size_t n = 10;
+	uint8_t *p = paged_out(n, 21);
+	uint8_t *msg = pattern(n, 22, 0);
+	int fds[2];
+	make_pipe(fds);
+	assert_int_equal(write(fds[1], msg, n * ZPT_PAGE), (ssize_t)(n * ZPT_PAGE));
+	ssize_t r = read(fds[0], p, n * ZPT_PAGE);
+	assert_true(r > 0);
+	if (!syscalls_served())
+		assert_int_equal(r, 4 * ZPT_PAGE);
+	else
+		assert_int_equal(r, n * ZPT_PAGE);
+	read_exact(fds[0], p + r, n * ZPT_PAGE - (size_t)r);
+	assert_memory_equal(p, msg, n * ZPT_PAGE);
+	/* Writes go on until done, as the kernel's would. */
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	assert_int_equal(write(fds[1], p, n * ZPT_PAGE), (ssize_t)(n * ZPT_PAGE));
+	memset(msg, 0, n * ZPT_PAGE);
+	read_exact(fds[0], msg, n * ZPT_PAGE);
+	assert_memory_equal(msg, p, n * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 0);
+	close(fds[0]);
+	close(fds[1]);
+	free(msg);
+	k_mem_unmap(p, n * ZPT_PAGE);
+}
+
+/* Buffer lists and sockets: readv/writev, send/recv, sendmsg/recvmsg with
+ * paged-out buffers, the headers and lists themselves paged out too. */
+static void vectors_and_sockets(void **state)
+{
+	(void)state;
+	const size_t n = 6;
+	uint8_t *p = paged_out(n, 23);
+	uint8_t *want = pattern(n, 23, 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+
+	/* writev from pages 0 and 2, readv into pages 4 and 5 of a copy. */
+	struct iovec out[2] = { { p + 10, 1000 }, { PG(p, 2) + 50, 3000 } };
+	assert_int_equal(writev(sv[0], out, 2), 4000);
+	uint8_t *q = paged_out(n, 24);
+	uint8_t *qwant = pattern(n, 24, 0);
+	struct iovec in[2] = { { PG(q, 4), 1000 }, { PG(q, 5) + 96, 3000 } };
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	ssize_t r = readv(sv[1], in, 2);
+	assert_int_equal(r, 4000);
+	memcpy(PG(qwant, 4), want + 10, 1000);
+	memcpy(PG(qwant, 5) + 96, PG(want, 2) + 50, 3000);
+	assert_memory_equal(q, qwant, n * ZPT_PAGE);
+
+	/* send/recv of a page and a half. */
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	assert_int_equal(k_mem_page_out(q, n * ZPT_PAGE), 0);
+	assert_int_equal(send(sv[0], PG(p, 1), 6000, 0), 6000);
+	size_t got = 0;
+	while (got < 6000) {
+		r = recv(sv[1], PG(q, 0) + got, 6000 - got, 0);
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	memcpy(qwant, PG(want, 1), 6000);
+	assert_memory_equal(q, qwant, n * ZPT_PAGE);
+
+	/* sendmsg/recvmsg whose header and list live in paged memory. */
+	uint8_t *h = k_mem_map(ZPT_PAGE, K_MEM_PERM_RW);
+	assert_non_null(h);
+	struct msghdr *m = (struct msghdr *)h;
+	struct iovec *iov = (struct iovec *)(h + 256);
+	memset(m, 0, sizeof(*m));
+	iov[0] = (struct iovec){ PG(p, 3), 2000 };
+	iov[1] = (struct iovec){ PG(p, 4) + 7, 2000 };
+	m->msg_iov = iov;
+	m->msg_iovlen = 2;
+	assert_int_equal(k_mem_page_out(h, ZPT_PAGE), 0);
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	assert_int_equal(sendmsg(sv[0], m, 0), 4000);
+	iov[0] = (struct iovec){ PG(q, 2), 4000 };
+	m->msg_iovlen = 1;
+	assert_int_equal(k_mem_page_out(h, ZPT_PAGE), 0);
+	assert_int_equal(k_mem_page_out(q, n * ZPT_PAGE), 0);
+	got = 0;
+	while (got < 4000) {
+		iov[0] = (struct iovec){ PG(q, 2) + got, 4000 - got };
+		r = recvmsg(sv[1], m, 0);
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	memcpy(PG(qwant, 2), PG(want, 3), 2000);
+	memcpy(PG(qwant, 2) + 2000, PG(want, 4) + 7, 2000);
+	assert_memory_equal(q, qwant, n * ZPT_PAGE);
+	assert_memory_equal(p, want, n * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 0);
+	close(sv[0]);
+	close(sv[1]);
+	free(want);
+	free(qwant);
+	k_mem_unmap(h, ZPT_PAGE);
+	k_mem_unmap(q, n * ZPT_PAGE);
+	k_mem_unmap(p, n * ZPT_PAGE);
+}
+
+/* stdio moves large transfers straight between the kernel and the
+ * caller's buffer: fwrite from and fread into paged-out pages. */
+static void stdio_large_transfers(void **state)
+{
+	(void)state;
+	const size_t n = 20;
+	uint8_t *p = paged_out(n, 25);
+	uint8_t *want = pattern(n, 25, 0);
+	int fd = memfd_create("zpage-stdio", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w+");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p + 3, ZPT_PAGE, n - 1, f), n - 1);
+	assert_int_equal(fflush(f), 0);
+	uint8_t *q = paged_out(n, 26);
+	rewind(f);
+	assert_int_equal(fread(q, 512, (n - 1) * 8, f), (n - 1) * 8);
+	assert_memory_equal(q, want + 3, (n - 1) * ZPT_PAGE);
+	/* At the end of the file: what there was, then nothing. */
+	rewind(f);
+	assert_int_equal(k_mem_page_out(q, n * ZPT_PAGE), 0);
+	assert_int_equal(fread(q, ZPT_PAGE, n, f), n - 1);
+	assert_true(feof(f));
+	assert_memory_equal(q, want + 3, (n - 1) * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 0);
+	fclose(f);
+	free(want);
+	k_mem_unmap(q, n * ZPT_PAGE);
+	k_mem_unmap(p, n * ZPT_PAGE);
+}
+
+/* A program's own pin outlives a system call on the same pages, and the
+ * call's pins are gone after it. */
+static void pins_survive_system_calls(void **state)
+{
+	(void)state;
+	const size_t n = 4;
+	uint8_t *p = paged_out(n, 27);
+	uint8_t *file = pattern(n, 28, 0);
+	int fd = memfd_with(file, n * ZPT_PAGE);
+	k_mem_pin(p, 2 * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 2);
+	assert_int_equal(pread(fd, p, n * ZPT_PAGE, 0), (ssize_t)(n * ZPT_PAGE));
+	assert_memory_equal(p, file, n * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 2);
+	/* Pages 0-1 still pinned, 2-3 free to go. */
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), -EBUSY);
+	assert_int_equal(zpt_resident(p, n * ZPT_PAGE), 2);
+	k_mem_unpin(p, 2 * ZPT_PAGE);
+	assert_int_equal(pinned_frames(), 0);
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	assert_memory_equal(p, file, n * ZPT_PAGE);
+	close(fd);
+	free(file);
+	k_mem_unmap(p, n * ZPT_PAGE);
+}
+
+/* ---- Raw system calls: served, or EFAULT and nothing lost ---------------- */
+
+static void raw_syscalls_served(void **state)
+{
+	(void)state;
+	need_served();
+	const size_t n = 3;
+	uint8_t *p = paged_out(n, 10);
+	uint8_t *want = pattern(n, 10, 0);
+	int fds[2];
+	make_pipe(fds);
+	unsigned long f0 = my_faults();
+	assert_int_equal(raw_write(fds[1], p, n * ZPT_PAGE), (ssize_t)(n * ZPT_PAGE));
+	assert_int_equal(my_faults() - f0, n);
+	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
+	uint8_t *got = malloc(n * ZPT_PAGE);
+	assert_non_null(got);
+	size_t done = 0;
+	while (done < n * ZPT_PAGE) {
+		ssize_t r = raw_read(fds[0], got + done, n * ZPT_PAGE - done);
+		assert_true(r > 0);
+		done += (size_t)r;
+	}
+	assert_memory_equal(got, want, n * ZPT_PAGE);
+	close(fds[0]);
+	close(fds[1]);
+	free(got);
+	free(want);
+	k_mem_unmap(p, n * ZPT_PAGE);
+}
+
+static void raw_read_pipe_efault_then_page_in(void **state)
+{
+	(void)state;
+	need_unserved();
 	uint8_t *p = paged_out(2, 11);
 	uint8_t *want = pattern(2, 11, 0);
 	char msg[1000];
@@ -359,13 +575,13 @@ static void user_read_pipe_efault_then_page_in(void **state)
 	assert_int_equal(write(fds[1], msg, sizeof(msg)), (ssize_t)sizeof(msg));
 
 	errno = 0;
-	assert_int_equal(read(fds[0], p + 100, sizeof(msg)), -1);
+	assert_int_equal(raw_read(fds[0], p + 100, sizeof(msg)), -1);
 	assert_int_equal(errno, EFAULT);
 	/* Nothing was consumed, nothing was loaded. */
 	assert_int_equal(zpt_resident(p, 2 * ZPT_PAGE), 0);
 
 	k_mem_page_in(p, ZPT_PAGE);
-	assert_int_equal(read(fds[0], p + 100, sizeof(msg)), (ssize_t)sizeof(msg));
+	assert_int_equal(raw_read(fds[0], p + 100, sizeof(msg)), (ssize_t)sizeof(msg));
 	memcpy(want + 100, msg, sizeof(msg));
 	assert_memory_equal(p, want, 2 * ZPT_PAGE);
 	close(fds[0]);
@@ -374,10 +590,10 @@ static void user_read_pipe_efault_then_page_in(void **state)
 	k_mem_unmap(p, 2 * ZPT_PAGE);
 }
 
-static void user_pread_efault_then_pin(void **state)
+static void raw_pread_efault_then_pin(void **state)
 {
 	(void)state;
-	need_user();
+	need_unserved();
 	const size_t n = 4;
 	uint8_t *p = paged_out(n, 12);
 	uint8_t *want = pattern(n, 12, 0);
@@ -385,19 +601,20 @@ static void user_pread_efault_then_pin(void **state)
 	int fd = memfd_with(file, n * ZPT_PAGE);
 
 	errno = 0;
-	assert_int_equal(pread(fd, p + 64, 3 * ZPT_PAGE, 0), -1);
+	assert_int_equal(raw_pread(fd, p + 64, 3 * ZPT_PAGE, 0), -1);
 	assert_int_equal(errno, EFAULT);
 	/* A never-touched page fails the same way. */
 	uint8_t *fresh = k_mem_map(ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(fresh);
 	errno = 0;
-	assert_int_equal(pread(fd, fresh, ZPT_PAGE, 0), -1);
+	assert_int_equal(raw_pread(fd, fresh, ZPT_PAGE, 0), -1);
 	assert_int_equal(errno, EFAULT);
 
 	k_mem_pin(p, n * ZPT_PAGE);
 	k_mem_pin(fresh, ZPT_PAGE);
-	assert_int_equal(pread(fd, p + 64, 3 * ZPT_PAGE, 0), (ssize_t)(3 * ZPT_PAGE));
-	assert_int_equal(pread(fd, fresh, ZPT_PAGE, ZPT_PAGE),
+	assert_int_equal(raw_pread(fd, p + 64, 3 * ZPT_PAGE, 0),
+			 (ssize_t)(3 * ZPT_PAGE));
+	assert_int_equal(raw_pread(fd, fresh, ZPT_PAGE, ZPT_PAGE),
 			 (ssize_t)ZPT_PAGE);
 	memcpy(want + 64, file, 3 * ZPT_PAGE);
 	assert_memory_equal(p, want, n * ZPT_PAGE);
@@ -411,10 +628,10 @@ static void user_pread_efault_then_pin(void **state)
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
 
-static void user_write_efault_then_page_in(void **state)
+static void raw_write_efault_then_page_in(void **state)
 {
 	(void)state;
-	need_user();
+	need_unserved();
 	const size_t n = 2;
 	uint8_t *p = paged_out(n, 13);
 	uint8_t *want = pattern(n, 13, 0);
@@ -423,7 +640,7 @@ static void user_write_efault_then_page_in(void **state)
 	assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
 
 	errno = 0;
-	assert_int_equal(write(fds[1], p, n * ZPT_PAGE), -1);
+	assert_int_equal(raw_write(fds[1], p, n * ZPT_PAGE), -1);
 	assert_int_equal(errno, EFAULT);
 	/* Nothing reached the pipe. */
 	char c;
@@ -432,7 +649,7 @@ static void user_write_efault_then_page_in(void **state)
 	assert_int_equal(errno, EAGAIN);
 
 	k_mem_page_in(p, n * ZPT_PAGE);
-	assert_int_equal(write(fds[1], p, n * ZPT_PAGE), (ssize_t)(n * ZPT_PAGE));
+	assert_int_equal(raw_write(fds[1], p, n * ZPT_PAGE), (ssize_t)(n * ZPT_PAGE));
 	uint8_t *got = malloc(n * ZPT_PAGE);
 	assert_non_null(got);
 	read_exact(fds[0], got, n * ZPT_PAGE);
@@ -444,10 +661,9 @@ static void user_write_efault_then_page_in(void **state)
 	k_mem_unmap(p, n * ZPT_PAGE);
 }
 
-static void user_touches_page_in_normally(void **state)
+static void touches_page_in_normally(void **state)
 {
 	(void)state;
-	need_user();
 	const size_t n = 32;
 	uint8_t *p = paged_out(n, 14);
 	unsigned long f0 = my_faults();
@@ -524,15 +740,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(mode_matches_privilege),
-		T(full_read_pipe_into_paged_out),
-		T(full_write_pipe_from_paged_out),
-		T(full_pread_spanning_pages),
-		T(full_never_touched),
-		T(full_syscalls_under_pressure),
-		T(user_read_pipe_efault_then_page_in),
-		T(user_pread_efault_then_pin),
-		T(user_write_efault_then_page_in),
-		T(user_touches_page_in_normally),
+		T(read_pipe_into_paged_out),
+		T(write_pipe_from_paged_out),
+		T(pread_spanning_pages),
+		T(never_touched),
+		T(syscalls_under_pressure),
+		T(pipe_read_in_parts),
+		T(vectors_and_sockets),
+		T(stdio_large_transfers),
+		T(pins_survive_system_calls),
+		T(raw_syscalls_served),
+		T(raw_read_pipe_efault_then_page_in),
+		T(raw_pread_efault_then_pin),
+		T(raw_write_efault_then_page_in),
+		T(touches_page_in_normally),
 		T(backed_store_syscall_after_page_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

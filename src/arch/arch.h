@@ -78,6 +78,23 @@ struct zp_port_info {
 #define ZP_TID_SELF (-1L)
 void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid);
 
+/* Kernel-access pins, for system calls where the kernel's own accesses to
+ * paged memory cannot be served: zp_kpin() makes the pages of [addr,
+ * addr + len) that belong to mappings resident and mapped (writable too if
+ * write: the kernel writes there) and keeps them so until zp_kunpin(k).
+ * Returns how many bytes from addr it covers: all of len, or less when one
+ * call may not pin more (the caller splits the transfer); 0 if it could pin
+ * nothing (k needs no zp_kunpin then). */
+#define ZP_KPIN_MAX 256 /* pages one pin may cover */
+struct zp_kpin {
+	size_t first;    /* page index of the first page looked at */
+	size_t npages;   /* pages looked at */
+	size_t reserved; /* frames taken from the budget of all pins */
+	uint64_t pinned[ZP_KPIN_MAX / 64]; /* which of them are pinned */
+};
+size_t zp_kpin(struct zp_kpin *k, uint8_t *addr, size_t len, bool write);
+void zp_kunpin(struct zp_kpin *k);
+
 /* ---- Start and stop ---------------------------------------------------- */
 
 /* Reserve the region and set up fault delivery (but no handlers yet).

@@ -25,8 +25,9 @@ int zp_frames_init(size_t n)
 	z_page_frames = calloc(n, sizeof(*z_page_frames));
 	zp.free_next = calloc(n, sizeof(*zp.free_next));
 	zp.frame_location = calloc(n, sizeof(*zp.frame_location));
+	zp.frame_pins = calloc(n, sizeof(*zp.frame_pins));
 	if (z_page_frames == NULL || zp.free_next == NULL ||
-	    zp.frame_location == NULL) {
+	    zp.frame_location == NULL || zp.frame_pins == NULL) {
 		zp_frames_fini();
 		return -ENOMEM;
 	}
@@ -35,6 +36,7 @@ int zp_frames_init(size_t n)
 	atomic_store(&zp.free_count, 0);
 	atomic_store(&zp.pinned_count, 0);
 	atomic_store(&zp.held_count, 0);
+	atomic_store(&zp.kpin_pages, 0);
 	/* Push in reverse so that frame 0 is handed out first. */
 	for (size_t f = n; f-- > 0;)
 		zp_frame_push(f);
@@ -47,7 +49,9 @@ void zp_frames_fini(void)
 	free(z_page_frames);
 	free(zp.free_next);
 	free(zp.frame_location);
+	free(zp.frame_pins);
 	z_page_frames = NULL;
+	zp.frame_pins = NULL;
 	zp.free_next = NULL;
 	zp.frame_location = NULL;
 	z_num_page_frames = 0;
@@ -120,6 +124,7 @@ void zp_frame_release(size_t f)
 	__atomic_store_n(&pf->flags, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&pf->addr, NULL, __ATOMIC_RELEASE);
 	zp.frame_location[f] = 0;
+	zp.frame_pins[f] = 0;
 }
 
 size_t k_mem_free_get(void)

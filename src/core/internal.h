@@ -233,6 +233,11 @@ struct zp_state {
 	_Atomic size_t pinned_count;
 	_Atomic size_t held_count; /* frames k_mem_page_in() keeps busy */
 	uintptr_t *frame_location;   /* clean copy's location, BACKED frames */
+	/* Why a frame is pinned (changed under its page's lock): ZP_PIN_USER
+	 * for k_mem_pin()/K_MEM_MAP_LOCK, plus one per kernel-access pin
+	 * (kpin.c). Z_PAGE_FRAME_PINNED is set while this is not 0. */
+	uint32_t *frame_pins;
+	_Atomic size_t kpin_pages;  /* frames reserved by kernel-access pins */
 
 	/* Eviction batches and the background evictor. */
 	size_t batch;              /* victims per batch (native algorithms) */
@@ -398,14 +403,20 @@ enum {
  * (how: ZP_LOAD_* flags). Updates *pte. */
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		      unsigned how) ZP_HIDDEN;
-/* Make a resident page mapped and writable as the mapping allows (for pin). */
+/* Make a resident page mapped again if an accessed-bit clearing unmapped it. */
 int zp_page_settle_locked(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
+/* The same, and writable as the mapping allows (for pins: a pinned page
+ * must never fault, not even to record that it became dirty). */
+int zp_page_settle_for_pin(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 /* Drop the page (unmap path): frees frame and store location. */
 void zp_page_drop_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 /* Evict the page in frame f (through the non-fault store path); used by
  * zpage_ram_alloc. -EAGAIN: the frame cannot be evicted now. */
 int zp_evict_frame(size_t f, struct k_thread *t) ZP_HIDDEN;
+#define ZP_PIN_USER ((uint32_t)1 << 31)
 void zp_pin_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
+/* Add (+1) or remove (-1) one kernel-access pin of a resident page. */
+void zp_kpin_locked(zp_pte_t pte, int delta) ZP_HIDDEN;
 /* Load [first, first + n) (and pin it); stops at the first failure. */
 int zp_load_range(size_t first, size_t n, bool pin, bool fault) ZP_HIDDEN;
 /* How long a thread keeping frames busy waits (for a page lock, or for a

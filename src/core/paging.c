@@ -117,27 +117,46 @@ int zp_page_settle_locked(size_t idx, zp_pte_t *pte)
 	return 0;
 }
 
+/* Set frame f's pin reasons; Z_PAGE_FRAME_PINNED follows whether any is
+ * left. */
+static void pins_set(size_t f, uint32_t pins)
+{
+	uint32_t old = zp.frame_pins[f];
+
+	zp.frame_pins[f] = pins;
+	if (old == 0 && pins != 0) {
+		z_page_frame_set(&z_page_frames[f], Z_PAGE_FRAME_PINNED);
+		atomic_fetch_add(&zp.pinned_count, 1);
+	} else if (old != 0 && pins == 0) {
+		z_page_frame_clear(&z_page_frames[f], Z_PAGE_FRAME_PINNED);
+		atomic_fetch_sub(&zp.pinned_count, 1);
+	}
+}
+
 void zp_pin_locked(size_t idx, zp_pte_t pte)
 {
-	struct z_page_frame *pf = &z_page_frames[pte_frame(pte)];
+	size_t f = pte_frame(pte);
 
 	(void)idx;
-	if (!z_page_frame_is_pinned(pf)) {
-		z_page_frame_set(pf, Z_PAGE_FRAME_PINNED);
-		atomic_fetch_add(&zp.pinned_count, 1);
-	}
+	pins_set(f, zp.frame_pins[f] | ZP_PIN_USER);
 }
 
 bool zp_unpin_locked(size_t idx, zp_pte_t pte)
 {
-	struct z_page_frame *pf = &z_page_frames[pte_frame(pte)];
+	size_t f = pte_frame(pte);
 
 	(void)idx;
-	if (!z_page_frame_is_pinned(pf))
+	if (!(zp.frame_pins[f] & ZP_PIN_USER))
 		return false;
-	z_page_frame_clear(pf, Z_PAGE_FRAME_PINNED);
-	atomic_fetch_sub(&zp.pinned_count, 1);
+	pins_set(f, zp.frame_pins[f] & ~ZP_PIN_USER);
 	return true;
+}
+
+void zp_kpin_locked(zp_pte_t pte, int delta)
+{
+	size_t f = pte_frame(pte);
+
+	pins_set(f, (uint32_t)((int64_t)zp.frame_pins[f] + delta));
 }
 
 void zp_page_drop_locked(size_t idx, zp_pte_t pte)
@@ -187,10 +206,7 @@ int zp_evict_frame(size_t f, struct k_thread *t)
 	return v.result < 0 ? (int)v.result : 0;
 }
 
-/* Make a resident page safe to pin: mapped and, if the mapping allows
- * writes, writable (a pinned page must never fault, not even to record that
- * it became dirty). */
-static int settle_for_pin(size_t idx, zp_pte_t *pte)
+int zp_page_settle_for_pin(size_t idx, zp_pte_t *pte)
 {
 	int r = zp_page_settle_locked(idx, pte);
 
@@ -284,10 +300,10 @@ static int load_range(size_t first, size_t n, bool pin, bool fault)
 			r = zp_page_in_locked(idx, &pte, t,
 					      fault ? ZP_LOAD_RESERVE : 0);
 			if (r == 0 && unprotect)
-				r = settle_for_pin(idx, &pte);
+				r = zp_page_settle_for_pin(idx, &pte);
 			break;
 		case PS_RESIDENT:
-			r = unprotect ? settle_for_pin(idx, &pte)
+			r = unprotect ? zp_page_settle_for_pin(idx, &pte)
 				      : zp_page_settle_locked(idx, &pte);
 			break;
 		default:

@@ -47,6 +47,7 @@ struct lx_state {
 	int handler_ep[LX_MAX_HANDLERS]; /* each handler's epoll set */
 	unsigned wanted_handlers;
 	bool signal_delivery; /* faults arrive as SIGBUS on their own thread */
+	bool user_only;       /* faults inside system calls are not reported */
 };
 
 extern struct lx_state lx __attribute__((visibility("hidden")));
@@ -60,6 +61,9 @@ int lx_sigbus_install(void) __attribute__((visibility("hidden")));
 void lx_sigbus_remove(void) __attribute__((visibility("hidden")));
 /* Die of SIGBUS on this thread (a fault that cannot be served). */
 _Noreturn void lx_sigbus_die(void) __attribute__((visibility("hidden")));
+/* Turn the system-call fallback (syscalls.c) on for the paging area
+ * [lo, hi), or off (NULL, NULL). */
+void lx_guard_set(uint8_t *lo, uint8_t *hi) __attribute__((visibility("hidden")));
 void lx_error(const char *fmt, ...) __attribute__((visibility("hidden")))
 	__attribute__((format(printf, 1, 2)));
 

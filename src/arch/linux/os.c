@@ -35,6 +35,18 @@ void lx_error(const char *fmt, ...)
 	zp_port_print(buf, len);
 }
 
+/* Every asynchronous signal. Synchronous ones stay open: blocking them
+ * would turn a bad access, or a fault served from SIGBUS, into a kill. */
+static void asynchronous_signals(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+}
+
 int zp_port_thread_start(void **handle, zp_thread_fn fn, void *arg)
 {
 	pthread_t *t = malloc(sizeof(*t));
@@ -42,8 +54,9 @@ int zp_port_thread_start(void **handle, zp_thread_fn fn, void *arg)
 
 	if (t == NULL)
 		return -ENOMEM;
-	/* The new thread inherits this mask: no signal is ever run on it. */
-	sigfillset(&all);
+	/* The new thread inherits this mask: no program signal handler ever
+	 * runs on it. */
+	asynchronous_signals(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -142,14 +155,7 @@ void zp_port_signals_block(void)
 {
 	sigset_t all;
 
-	/* Synchronous signals (a bad access, a failed page-in) stay open:
-	 * blocking them would turn them into a silent kill. */
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGTRAP);
+	asynchronous_signals(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved_mask);
 }
 

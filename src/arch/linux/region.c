@@ -60,6 +60,7 @@ static int create_memfd(size_t size)
 /* Close every descriptor and forget the region (unmapping it if asked). */
 static void release_all(bool unmap)
 {
+	lx_guard_set(NULL, NULL);
 	if (unmap && lx.base != NULL)
 		munmap(lx.base, lx.size);
 	int fds[] = { lx.uffd, lx.memfd, lx.stop_fd };

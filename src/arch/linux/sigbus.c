@@ -13,6 +13,12 @@
  * it installs later: sigaction() and signal() are interposed so that a
  * SIGBUS handler set by the program (or a library such as a test framework)
  * is chained behind zpage's instead of replacing it.
+ *
+ * SIGBUS is never blocked meanwhile: the kernel kills a process whose thread
+ * faults with the signal blocked, so a worker thread that blocks every
+ * signal (common, for sigwait() or signalfd()) would die at its first touch
+ * of a paged-out page. pthread_sigmask() and sigprocmask() leave SIGBUS out
+ * of what they block, and sigaction() out of a handler's mask.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -143,12 +149,63 @@ bool lx_sigbus_chain(const struct sigaction *act, struct sigaction *oldact)
 }
 
 NOT_INSTRUMENTED
+static bool owning(void)
+{
+	return __atomic_load_n(&installed, __ATOMIC_ACQUIRE);
+}
+
+NOT_INSTRUMENTED
 int sigaction(int sig, const struct sigaction *act, struct sigaction *oldact)
 {
-	if (sig == SIGBUS && __atomic_load_n(&installed, __ATOMIC_ACQUIRE) &&
-	    lx_sigbus_chain(act, oldact))
+	if (sig == SIGBUS && owning() && lx_sigbus_chain(act, oldact))
 		return 0;
+	if (act != NULL && owning() && sigismember(&act->sa_mask, SIGBUS) == 1) {
+		struct sigaction open_bus = *act;
+		sigdelset(&open_bus.sa_mask, SIGBUS);
+		return real_sigaction(sig, &open_bus, oldact);
+	}
 	return real_sigaction(sig, act, oldact);
+}
+
+typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
+
+/* The mask change without SIGBUS among the signals to block. */
+NOT_INSTRUMENTED
+static int mask_change(mask_fn *next, const char *name, int how,
+		       const sigset_t *set, sigset_t *old)
+{
+	mask_fn fn = __atomic_load_n(next, __ATOMIC_ACQUIRE);
+	sigset_t open_bus;
+
+	if (fn == NULL) {
+		fn = (mask_fn)dlsym(RTLD_NEXT, name);
+		if (fn == NULL) {
+			errno = ENOSYS;
+			return name[0] == 'p' ? ENOSYS : -1;
+		}
+		__atomic_store_n(next, fn, __ATOMIC_RELEASE);
+	}
+	if (set != NULL && how != SIG_UNBLOCK && owning() &&
+	    sigismember(set, SIGBUS) == 1) {
+		open_bus = *set;
+		sigdelset(&open_bus, SIGBUS);
+		set = &open_bus;
+	}
+	return fn(how, set, old);
+}
+
+NOT_INSTRUMENTED
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static mask_fn next;
+	return mask_change(&next, "pthread_sigmask", how, set, old);
+}
+
+NOT_INSTRUMENTED
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static mask_fn next;
+	return mask_change(&next, "sigprocmask", how, set, old);
 }
 
 NOT_INSTRUMENTED

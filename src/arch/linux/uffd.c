@@ -81,12 +81,12 @@ int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery)
 				    "demand paging is impossible");
 		return -ENOSYS;
 	}
-	/* Thread delivery serves faults inside system calls only with a full
-	 * descriptor; without one, the faulting thread may as well serve
-	 * itself (faster: no hand-off). */
+	/* The faulting thread serves its own fault where the kernel can tell
+	 * it so (no hand-off: about half the cost per fault), with the
+	 * system-call fallback of syscalls.c; handler threads otherwise. */
 	if (delivery == ZP_DELIVERY_AUTO)
-		delivery = info->mode == ZP_PORT_FULL ? ZP_DELIVERY_THREAD
-						      : ZP_DELIVERY_SIGNAL;
+		delivery = (avail & UFFD_FEATURE_SIGBUS) ? ZP_DELIVERY_SIGNAL
+							 : ZP_DELIVERY_THREAD;
 	if (delivery == ZP_DELIVERY_SIGNAL && !(avail & UFFD_FEATURE_SIGBUS)) {
 		lx_error("this kernel cannot deliver faults as SIGBUS "
 			 "(UFFD_FEATURE_SIGBUS): use ZPAGE_FAULT_MODE=thread");
@@ -106,6 +106,7 @@ int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery)
 		return -ENOSYS;
 	}
 	lx.uffd = fd;
+	lx.user_only = info->mode == ZP_PORT_USER_ONLY;
 	info->minor = (api.features & UFFD_FEATURE_MINOR_SHMEM) != 0;
 	info->write_protect = (api.features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM) != 0;
 	lx.reg_modes = UFFDIO_REGISTER_MODE_MISSING |
@@ -199,6 +200,10 @@ static int handler_epoll(void)
 
 int zp_port_start(void)
 {
+	/* Where the kernel's own faults are not served, system calls get
+	 * their buffers brought in first. */
+	if (lx.signal_delivery || lx.user_only)
+		lx_guard_set(lx.base + lx.ram, lx.base + lx.size);
 	if (lx.signal_delivery)
 		return lx_sigbus_install();
 	lx.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -221,6 +226,7 @@ int zp_port_start(void)
 
 void lx_handlers_stop(void)
 {
+	lx_guard_set(NULL, NULL);
 	if (lx.signal_delivery)
 		lx_sigbus_remove();
 	if (lx.stop_fd < 0)
