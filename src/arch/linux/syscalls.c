@@ -54,9 +54,8 @@ void lx_guard_set(uint8_t *lo, uint8_t *hi)
 
 /* Whether [p, p + n) touches the paging area while the fallback is on. */
 NOT_INSTRUMENTED
-static inline bool guarded(const void *p, size_t n)
+static inline bool guarded_at(uintptr_t a, size_t n)
 {
-	uintptr_t a = (uintptr_t)p;
 	uintptr_t hi = atomic_load_explicit(&guard_hi, memory_order_acquire);
 
 	if (__builtin_expect(hi == 0 || n == 0, 1))
@@ -64,6 +63,10 @@ static inline bool guarded(const void *p, size_t n)
 	uintptr_t lo = atomic_load_explicit(&guard_lo, memory_order_relaxed);
 	return a < hi && (a >= lo || n > lo - a);
 }
+
+/* By address only: the compiler must not take it for a read of the buffer
+ * (read()'s is declared write-only). */
+#define guarded(p, n) guarded_at((uintptr_t)(p), (n))
 
 /* The function of the next object in lookup order (the C library, or a
  * sanitizer's interceptor in front of it), found once. */
