@@ -8,7 +8,8 @@
  *
  *   ZPAGE_FRAMES          page frames in the pool (default 1024 = 4 MiB)
  *   ZPAGE_EVICTION        eviction algorithm: nru (default, Zephyr's),
- *                         sweep (address order, evicts in batches: fastest)
+ *                         clock (second chance, batches), sweep (address
+ *                         order, batches, no sampling: fastest)
  *   ZPAGE_EVICTOR         1: a background thread frees frames ahead of
  *                         demand (low/high watermarks); 0: faults evict
  *                         (default 0)
@@ -24,6 +25,13 @@
  *                         access the kernel makes is served too, at about
  *                         twice the cost per fault), auto (default: signal
  *                         where the kernel offers it, else thread)
+ *   ZPAGE_ACCESS_TRACKING how a touch of a page whose accessed bit was
+ *                         cleared is seen: mapped (the kernel maps the page
+ *                         back by itself; zpage reads which pages it mapped
+ *                         when it next looks), fault (a minor fault to
+ *                         zpage per touch), auto (default: mapped for the
+ *                         algorithms that evict in batches, clock and sweep,
+ *                         where the kernel allows it; fault otherwise)
  *   ZPAGE_READAHEAD       most pages loaded ahead of sequential faults
  *                         (window 4, 8, ... up to this; default 0 = off)
  *   ZPAGE_PAGE_SIZE       data page size: pages move in aligned groups of
@@ -62,6 +70,7 @@ struct zpage_config {
 	int evictor;               /**< 1 on, -1 off, 0 environment/default */
 	int readahead;             /**< most pages read ahead, -1 off */
 	size_t page_size;          /**< bytes moved per fault (group size) */
+	const char *access_tracking; /**< "auto", "mapped" or "fault" */
 };
 
 /**
@@ -121,7 +130,12 @@ struct zpage_info {
 	enum zpage_fault_mode mode;
 	enum zpage_delivery delivery;
 	bool write_tracking;   /**< clean pages are detected (write-protect) */
-	bool access_tracking;  /**< accessed bits are sampled (minor faults) */
+	bool access_tracking;  /**< accessed bits are sampled */
+	bool access_mapped;    /**< ... and a touched page whose bit was
+	                            cleared is mapped back by the kernel
+	                            itself, seen when zpage next looks
+	                            (ZPAGE_ACCESS_TRACKING=mapped); else each
+	                            such touch is a minor fault */
 	bool background_evictor; /**< a thread frees frames ahead of demand */
 	size_t evictor_low_water;  /**< free frames below which it wakes */
 	size_t evictor_high_water; /**< free frames at which it sleeps */

@@ -56,12 +56,17 @@ foreach(t test_smoke test_map test_phys test_paging test_stats test_syscall test
 endforeach()
 
 # The model under the other engine settings: the fast configuration (sweep,
-# signal delivery, read-ahead, background evictor) and page groups with the
-# evictor under nru and handler threads.
+# read-ahead, background evictor), clock, and page groups with the evictor
+# under nru and handler threads.
 if(TEST test_model)
   add_test(NAME test_model_fast COMMAND test_model)
   set_tests_properties(test_model_fast PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=300000;ZPAGE_EVICTION=sweep;ZPAGE_FAULT_MODE=signal;ZPAGE_READAHEAD=16;ZPAGE_EVICTOR=1")
+  # clock clears accessed bits as its hand passes; the kernel maps touched
+  # pages back by itself (mapped access tracking) while others evict.
+  add_test(NAME test_model_clock COMMAND test_model)
+  set_tests_properties(test_model_clock PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=300000;ZPAGE_EVICTION=clock")
   add_test(NAME test_model_groups COMMAND test_model)
   set_tests_properties(test_model_groups PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPAGE_PAGE_SIZE=16K;ZPAGE_EVICTOR=1;ZPAGE_FAULT_MODE=thread")

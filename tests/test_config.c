@@ -100,6 +100,9 @@ static void probe_report(void)
 		fprintf(results, "delivery=%s\n",
 			info.delivery == ZPAGE_DELIVERY_SIGNAL ? "signal"
 								: "thread");
+		fprintf(results, "access=%s\n",
+			info.access_mapped ? "mapped"
+			: info.access_tracking ? "fault" : "off");
 	}
 	void *p = k_mem_map(PG, K_MEM_PERM_RW);
 	fprintf(results, "map2=%s\n", p != NULL ? "ok" : "null");
@@ -464,6 +467,44 @@ static void env_nru_period(void **state)
 	free(pr);
 }
 
+/* How touches of cleared pages are seen: by default through the kernel's
+ * tables for the algorithms that evict in batches, by minor faults for one
+ * page at a time; ZPAGE_ACCESS_TRACKING chooses either. */
+static void env_access_tracking(void **state)
+{
+	(void)state;
+	struct probe *pr = malloc(sizeof(*pr));
+	const struct {
+		const char *eviction, *access, *want;
+	} cases[] = {
+		{ NULL, NULL, "access=fault" },
+		{ "clock", NULL, "access=mapped" },
+		{ "sweep", "auto", "access=mapped" },
+		{ "clock", "fault", "access=fault" },
+		{ "nru", "mapped", "access=mapped" },
+	};
+	char ev[64], ac[64];
+
+	assert_non_null(pr);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *env[3] = { NULL, NULL, NULL };
+		size_t k = 0;
+		if (cases[i].eviction != NULL) {
+			snprintf(ev, sizeof(ev), "ZPAGE_EVICTION=%s", cases[i].eviction);
+			env[k++] = ev;
+		}
+		if (cases[i].access != NULL) {
+			snprintf(ac, sizeof(ac), "ZPAGE_ACCESS_TRACKING=%s",
+				 cases[i].access);
+			env[k++] = ac;
+		}
+		run_probe(pr, "map", NULL, env);
+		PROBE_EXPECT(pr, has(pr, "first=ok"));
+		PROBE_EXPECT(pr, has(pr, cases[i].want));
+	}
+	free(pr);
+}
+
 /* Every name an "unknown" message lists as built-in is accepted. */
 static void check_listed_names(const char *var, const char *result_key)
 {
@@ -547,6 +588,9 @@ static void env_invalid_values(void **state)
 		{ "ZPAGE_FAULT_MODE", "bogus", NULL },
 		{ "ZPAGE_FAULT_MODE", "", NULL },
 		{ "ZPAGE_FAULT_MODE", "Signal", NULL },
+		{ "ZPAGE_ACCESS_TRACKING", "bogus", "auto, mapped or fault" },
+		{ "ZPAGE_ACCESS_TRACKING", "", NULL },
+		{ "ZPAGE_ACCESS_TRACKING", "Mapped", NULL },
 	};
 	struct probe *pr = malloc(sizeof(*pr));
 	char entry[256];
@@ -792,6 +836,7 @@ static void init_invalid_fields(void **state)
 		{ { .backing_store = "ram:bogus" }, "store ram:bogus" },
 		{ { .store_limit = 100 }, "store_limit below a page" },
 		{ { .vm_size = 4096 }, "vm_size one page" },
+		{ { .access_tracking = "sometimes" }, "access_tracking" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -908,6 +953,7 @@ int main(int argc, char **argv)
 		T(env_handlers),
 		T(env_store_limit),
 		T(env_nru_period),
+		T(env_access_tracking),
 		T(env_listed_names_work),
 		T(env_invalid_values),
 		T(debug_explains_failures),

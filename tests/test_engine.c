@@ -91,6 +91,15 @@ static void sweep_evicts_in_address_order(void **state)
 
 /* ---- clock -------------------------------------------------------------- */
 
+/* Whether the kernel maps a cleared page back by itself on its next touch
+ * (ZPAGE_ACCESS_TRACKING=mapped; the default for batch algorithms). */
+static bool mapped_back(void)
+{
+	struct zpage_info info;
+	assert_int_equal(zpage_info_get(&info), 0);
+	return info.access_mapped;
+}
+
 static bool access_tracking(void)
 {
 	struct zpage_info info;
@@ -122,23 +131,28 @@ static void clock_gives_second_chance(void **state)
 	for (size_t i = 8; i <= 64; i++)
 		assert_true(resident(P(p, i)));
 
-	/* Pinned pages kept their mappings; cleared ones take one minor fault
-	 * on their next touch, and only one. */
+	/* Pinned pages kept their mappings; a touch of a cleared one is seen
+	 * once: as a minor fault at the touch, or, where the kernel maps it
+	 * back by itself, when the hand next looks. */
+	bool by_fault = !mapped_back();
 	struct zpage_counters c0 = zpt_counters();
 	assert_true(zpt_check(P(p, 10), 3, 10));
 	assert_true(zpt_check(P(p, 20), 3, 20));
 	assert_int_equal(zpt_counters().access_faults, c0.access_faults);
 	for (size_t i = 8; i < 40; i++)
 		assert_true(zpt_check(P(p, i), 3, i));
-	assert_int_equal(zpt_counters().access_faults - c0.access_faults, 30);
+	assert_int_equal(zpt_counters().access_faults - c0.access_faults,
+			 by_fault ? 30 : 0);
 	for (size_t i = 8; i < 40; i++)
 		assert_true(zpt_check(P(p, i), 3, i));
-	assert_int_equal(zpt_counters().access_faults - c0.access_faults, 30);
+	assert_int_equal(zpt_counters().access_faults - c0.access_faults,
+			 by_fault ? 30 : 0);
 
 	/* Second chance: the pages touched again (8..39) stay, the next
 	 * batches come from the untouched ones after them. */
 	for (size_t i = 65; i < 80; i++)
 		zpt_fill(P(p, i), 3, i);
+	assert_int_equal(zpt_counters().access_faults - c0.access_faults, 30);
 	for (size_t i = 8; i < 40; i++)
 		assert_true(resident(P(p, i)));
 	for (size_t i = 40; i < 48; i++)

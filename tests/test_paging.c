@@ -962,9 +962,11 @@ static void *race_pager(void *arg)
 	return NULL;
 }
 
-static void write_during_page_out(const char *store)
+static void write_during_page_out(const char *store, const char *access)
 {
-	start(64, store, 0, 0);
+	struct zpage_config c = { .frames = 64, .backing_store = store,
+				  .access_tracking = access };
+	zpt_start(&c);
 	struct race r = { 0 };
 	r.p = k_mem_map(RACE_PAGES * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(r.p);
@@ -997,13 +999,24 @@ static void write_during_page_out(const char *store)
 static void write_during_page_out_ram(void **state)
 {
 	(void)state;
-	write_during_page_out("ram");
+	write_during_page_out("ram", NULL);
 }
 
 static void write_during_page_out_backed(void **state)
 {
 	(void)state;
-	write_during_page_out("ram:backed");
+	write_during_page_out("ram:backed", NULL);
+}
+
+/* Where the kernel maps an unmapped page back by itself, a write could
+ * reach a page between its unmapping and its copy-out: eviction
+ * write-protects its victims for that. */
+static void write_during_page_out_mapped(void **state)
+{
+	(void)state;
+	write_during_page_out("ram", "mapped");
+	zpage_shutdown();
+	write_during_page_out("ram:backed", "mapped");
 }
 
 /* ---- Eviction sanity ---------------------------------------------------- */
@@ -1088,6 +1101,7 @@ int main(int argc, char **argv)
 		T(dirty_evictions_plain_ram),
 		T(write_during_page_out_ram),
 		T(write_during_page_out_backed),
+		T(write_during_page_out_mapped),
 		T(hot_set_stays_resident),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

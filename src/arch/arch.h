@@ -55,18 +55,31 @@ enum zp_delivery {
 				 handler; faults inside system calls fail */
 };
 
+/* How the touch of a page unmapped by zp_port_zap_range() is observed. */
+enum zp_access {
+	ZP_ACCESS_AUTO = 0, /* MAPPED where the host can, else FAULT */
+	ZP_ACCESS_MAPPED,   /* the host maps the page back itself (no fault
+			       reaches the core); zp_port_mapped() tells which
+			       pages were mapped again since */
+	ZP_ACCESS_FAULT,    /* the touch is reported (ZP_FAULT_MINOR) and
+			       waits for zp_port_remap() */
+};
+
 struct zp_port_params {
 	size_t vm_size;      /* bytes of virtual space to reserve */
 	size_t ram_size;     /* bytes of permanent RAM mapping at its start */
 	unsigned handlers;   /* fault-handler threads (thread delivery) */
 	enum zp_delivery delivery;
+	enum zp_access access;
 };
 
 struct zp_port_info {
 	uint8_t *base;       /* start of the region */
 	enum zp_port_mode mode;
 	bool write_protect;  /* zp_port_set_wp() and wp fills work */
-	bool minor;          /* zp_port_zap_range()/zp_port_remap() work */
+	bool minor;          /* zapped pages fault until zp_port_remap() */
+	bool mapped;         /* zapped pages are mapped back by the host on
+				their next touch; zp_port_mapped() works */
 	enum zp_delivery delivery; /* THREAD or SIGNAL, never AUTO */
 };
 
@@ -144,9 +157,18 @@ int zp_port_wake(uint8_t *addr);
  * threads waiting to write. */
 int zp_port_set_wp(uint8_t *addr, bool on);
 
-/* Unmap a range but keep its contents (one system call, one TLB flush); the
- * next touch of each page is reported (ZP_FAULT_MINOR). */
+/* Unmap a range but keep its contents (one system call, one TLB flush).
+ * The next touch of each page is reported (ZP_FAULT_MINOR; info.minor), or
+ * maps it back without the core (info.mapped). */
 int zp_port_zap_range(uint8_t *addr, size_t len);
+
+/* Which of the n pages from addr are mapped now: bit i % 64 of bits[i / 64]
+ * for page i (info.mapped only). */
+int zp_port_mapped(uint8_t *addr, size_t n, uint64_t *bits);
+
+/* Write-protect a range, unmapped pages included: a write to any of them is
+ * reported as ZP_FAULT_WP even if the host maps it back meanwhile. */
+int zp_port_wp_range(uint8_t *addr, size_t len);
 
 /* Copy a page's contents to dst without touching its mapping. */
 int zp_port_read(uint8_t *addr, void *dst);

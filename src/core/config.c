@@ -77,18 +77,42 @@ static int env_number(const char *name, bool size, unsigned long long min,
 	return 1;
 }
 
-static int parse_delivery(const char *v, const char *var, enum zp_delivery *out)
+/* One of n names; its index in *out. */
+static int parse_choice(const char *v, const char *var,
+			const char *const *names, int n, int *out)
 {
-	static const char *const names[] = { "auto", "thread", "signal" };
-
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < n; i++) {
 		if (strcmp(v, names[i]) == 0) {
-			*out = (enum zp_delivery)i;
+			*out = i;
 			return 0;
 		}
 	}
-	zp_error("%s='%s' is invalid: expected auto, thread or signal", var, v);
+	char list[96] = "";
+	for (int i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+	zp_error("%s='%s' is invalid: expected %s", var, v, list);
 	return -EINVAL;
+}
+
+static int parse_delivery(const char *v, const char *var, enum zp_delivery *out)
+{
+	static const char *const names[] = { "auto", "thread", "signal" };
+	int i = 0;
+	int r = parse_choice(v, var, names, 3, &i);
+
+	*out = (enum zp_delivery)i;
+	return r;
+}
+
+static int parse_access(const char *v, const char *var, enum zp_access *out)
+{
+	static const char *const names[] = { "auto", "mapped", "fault" };
+	int i = 0;
+	int r = parse_choice(v, var, names, 3, &i);
+
+	*out = (enum zp_access)i;
+	return r;
 }
 
 static int copy_name(char *dst, size_t cap, const char *src, const char *var)
@@ -172,6 +196,9 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 	const char *fm = getenv("ZPAGE_FAULT_MODE");
 	if (fm != NULL)
 		bad |= parse_delivery(fm, "ZPAGE_FAULT_MODE", &c->delivery) != 0;
+	const char *at = getenv("ZPAGE_ACCESS_TRACKING");
+	if (at != NULL)
+		bad |= parse_access(at, "ZPAGE_ACCESS_TRACKING", &c->access) != 0;
 	const char *ev = getenv("ZPAGE_EVICTION");
 	if (ev != NULL) {
 		bad |= copy_name(c->eviction, sizeof(c->eviction), ev,
@@ -244,6 +271,10 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 			bad |= parse_delivery(user->fault_mode,
 					      "zpage_config.fault_mode",
 					      &c->delivery) != 0;
+		if (user->access_tracking != NULL)
+			bad |= parse_access(user->access_tracking,
+					    "zpage_config.access_tracking",
+					    &c->access) != 0;
 	}
 	if (bad)
 		return -EINVAL;

@@ -8,8 +8,9 @@
  * development VM: 2.4 us per page for 64-page runs, 11-12 us for one page.
  *
  * Order inside a run is what keeps concurrent writers safe: unmap first (a
- * touch now waits for the page lock), then read, then hand the bytes to the
- * store, then free the memory.
+ * touch now waits for the page lock; where the host maps pages back itself,
+ * write-protect them too), then read, then hand the bytes to the store, then
+ * free the memory.
  *
  * Victims come from the eviction algorithm: a built-in one may hand over
  * several pages at once in address order (select_pages); one written against
@@ -246,6 +247,12 @@ static void evict_run(struct zp_victim *v, size_t m, struct k_thread *t,
 			d1 = v[i].idx;
 		}
 	}
+	/* Where the host maps a zapped page back by itself, a touch could now
+	 * write to a victim behind our back: write-protect them first (a write
+	 * then waits for the page lock; one that came before is read below). */
+	if (d0 != SIZE_MAX && zp.port.mapped &&
+	    zp_port_wp_range(zp_page_addr(d0), (d1 - d0 + 1) * ZP_PAGE_SIZE) != 0)
+		zp_fatal("cannot write-protect pages at %p", (void *)zp_page_addr(d0));
 	if (d0 != SIZE_MAX &&
 	    zp_port_read_range(zp_page_addr(d0), (d1 - d0 + 1) * ZP_PAGE_SIZE,
 			       buf) != 0)

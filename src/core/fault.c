@@ -5,7 +5,9 @@
  *
  *   state     fault            action
  *   ZERO/OUT  any              load into a frame: a demand-paging fault
- *   RESIDENT  page zapped      map it back (accessed-bit sampling)
+ *   RESIDENT  page zapped      map it back (accessed-bit sampling by minor
+ *                              faults; where the host maps zapped pages
+ *                              back itself, no such fault arrives)
  *   RESIDENT  write-protected  unprotect, mark dirty (write tracking)
  *   RESIDENT  otherwise        already served: wake the thread
  *   other     any              unmapped meanwhile: wake, the retry faults
@@ -73,7 +75,7 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 	}
 	case PS_RESIDENT:
 		/* Counted before the thread is woken, as above. */
-		if (pte & PTE_ZAPPED) {
+		if ((pte & PTE_ZAPPED) && zp.port.minor) {
 			zp_count(access_faults);
 			r = zp_port_remap(addr, (pte & PTE_WP) != 0);
 			if (r != 0)
@@ -83,13 +85,17 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 		} else if ((kind == ZP_FAULT_WP || kind == ZP_FAULT_UNKNOWN) &&
 			   (pte & PTE_WP)) {
 			/* With signal delivery the kind is unknown, but a
-			 * mapped write-protected page faults only on writes. */
+			 * write-protected page that has contents faults only
+			 * on writes (also where the host mapped it back). */
+			if (pte & PTE_ZAPPED)
+				zp_count(access_faults);
 			zp_count(write_faults);
 			r = zp_port_set_wp(addr, false);
 			if (r != 0)
 				zp_fatal("cannot unprotect page %p (error %d)",
 					 (void *)addr, r);
-			pte = (pte & ~PTE_WP) | PTE_DIRTY | PTE_ACCESSED;
+			pte = (pte & ~(PTE_WP | PTE_ZAPPED)) | PTE_DIRTY |
+			      PTE_ACCESSED;
 		} else if (!self) {
 			zp_port_wake(addr);
 		}

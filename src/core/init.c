@@ -68,7 +68,15 @@ static int start(const struct zpage_config *user)
 		.ram_size = c.frames * ZP_PAGE_SIZE,
 		.handlers = c.handlers,
 		.delivery = c.delivery,
+		.access = c.access,
 	};
+	/* Where the host maps zapped pages back itself, each eviction run
+	 * pays a write-protection and each look at a zapped page a read of
+	 * the host's tables: cheap for algorithms that evict in batches and
+	 * look in address order, dearer than the minor faults it saves for
+	 * one page at a time (measured: clock 0.86x the time, nru 1.17x). */
+	if (params.access == ZP_ACCESS_AUTO && zp_eviction_native() == NULL)
+		params.access = ZP_ACCESS_FAULT;
 	r = zp_port_init(&params, &zp.port);
 	if (r != 0)
 		return r;
@@ -123,7 +131,8 @@ static int start(const struct zpage_config *user)
 		 zp.port.delivery == ZP_DELIVERY_SIGNAL ? "the faulting thread"
 							: "handler threads",
 		 zp.port.write_protect ? "on" : "off",
-		 zp.port.minor ? "on" : "off");
+		 zp.port.mapped ? "on (pages mapped again)"
+		 : zp.port.minor ? "on (minor faults)" : "off");
 	return 0;
 }
 
@@ -188,7 +197,8 @@ int zpage_info_get(struct zpage_info *info)
 				 ? ZPAGE_DELIVERY_SIGNAL
 				 : ZPAGE_DELIVERY_THREAD;
 	info->write_tracking = zp.port.write_protect;
-	info->access_tracking = zp.port.minor;
+	info->access_tracking = zp.port.minor || zp.port.mapped;
+	info->access_mapped = zp.port.mapped;
 	info->background_evictor = zp.evictor_thread != NULL;
 	info->evictor_low_water = zp.low_water;
 	info->evictor_high_water = zp.high_water;

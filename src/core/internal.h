@@ -71,7 +71,9 @@ typedef uint64_t zp_pte_t;
 #define PTE_DIRTY ((zp_pte_t)1 << 6)    /* differs from / absent in store */
 #define PTE_WP ((zp_pte_t)1 << 7)       /* mapped write-protected */
 #define PTE_WRITABLE ((zp_pte_t)1 << 8) /* the mapping allows writes */
-#define PTE_ZAPPED ((zp_pte_t)1 << 9)   /* contents kept, not mapped */
+#define PTE_ZAPPED ((zp_pte_t)1 << 9)   /* contents kept, unmapped by a
+					   clearing (the host may have mapped
+					   it back since: zp.port.mapped) */
 #define PTE_PAYLOAD_MASK (~(zp_pte_t)(ZP_PAGE_SIZE - 1))
 
 enum zp_page_state {
@@ -197,6 +199,7 @@ struct zp_conf {
 	unsigned handlers;
 	unsigned nru_period_ms;
 	enum zp_delivery delivery;
+	enum zp_access access;
 	size_t group_pages;        /* ZPAGE_PAGE_SIZE / 4096, a power of two */
 	size_t readahead_max;      /* pages, 0 = off */
 	bool evictor;              /* background evictor thread */
@@ -340,6 +343,13 @@ bool zp_page_trylock(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 void zp_page_unlock(size_t idx, zp_pte_t new_pte) ZP_HIDDEN;
 /* Zap the pages whose accessed bits plug-ins cleared on this thread. */
 void zp_accessed_flush(void) ZP_HIDDEN;
+/* Where the host maps zapped pages back itself (zp.port.mapped): set the
+ * accessed bits of the pages of [first, first + n) it mapped again. */
+void zp_access_refresh(size_t first, size_t n) ZP_HIDDEN;
+/* arch_page_info_get(), with the refresh of a zapped page's accessed bit
+ * left out (!refresh: the caller refreshed a whole range just before). */
+uintptr_t zp_page_info(void *addr, uintptr_t *location, bool clear_accessed,
+		       bool refresh) ZP_HIDDEN;
 
 /* ---- Frames (frame.c) -------------------------------------------------- */
 

@@ -109,7 +109,9 @@ int zp_page_settle_locked(size_t idx, zp_pte_t *pte)
 {
 	uint8_t *addr = zp_page_addr(idx);
 
-	if (*pte & PTE_ZAPPED) {
+	/* Where the host maps a zapped page back itself, its next touch
+	 * costs no fault of ours: nothing to do. */
+	if ((*pte & PTE_ZAPPED) && zp.port.minor) {
 		if (zp_port_remap(addr, (*pte & PTE_WP) != 0) != 0)
 			return -EIO;
 		*pte = (*pte & ~PTE_ZAPPED) | PTE_ACCESSED;

@@ -101,7 +101,9 @@ static bool zap_target(zp_pte_t pte)
 }
 
 /* A page of a mapping with nothing mapped to lose. (Free space and guard
- * pages are not: k_mem_map() claims them without taking their locks.) */
+ * pages are not: k_mem_map() claims them without taking their locks.)
+ * Where the host maps zapped pages back itself, a zapped page counts only
+ * if zp_access_refresh() saw it unmapped just before. */
 static bool zap_harmless(zp_pte_t pte)
 {
 	enum zp_page_state s = pte_state(pte);
@@ -163,7 +165,7 @@ static void zap_and_unlock(size_t first, size_t n)
 
 void zp_accessed_flush(void)
 {
-	size_t first = 0, n = 0;
+	size_t first = 0, n = 0, fresh_end = 0;
 
 	sort_indices(zap_pending, zap_npending);
 	for (size_t i = 0; i < zap_npending; i++) {
@@ -177,6 +179,14 @@ void zp_accessed_flush(void)
 		size_t mark = n;
 		bool join = n > 0 && idx - (first + n - 1) <= ZAP_GAP + 1 &&
 			    idx - first < ZAP_SPAN;
+		if (join && idx > fresh_end) {
+			/* The gaps' zapped pages must be seen as they are now,
+			 * a window at a time (one look at the host's tables). */
+			size_t last = zap_pending[zap_npending - 1] + 1;
+			fresh_end = first + n + ZAP_SPAN < last ? first + n + ZAP_SPAN
+								: last;
+			zp_access_refresh(first + n, fresh_end - (first + n));
+		}
 		for (size_t g = first + n; join && g < idx; g++) {
 			if (!lock_for_zap(g, &zap_held[n], true)) {
 				join = false;
@@ -201,19 +211,55 @@ void zp_accessed_flush(void)
 		zap_and_unlock(first, n);
 }
 
+/* Bring the accessed bits of [first, first + n) up to date where the host
+ * maps zapped pages back itself: a zapped page that is mapped again was
+ * touched. (Lock holders store their own copy of the word on unlock, so
+ * what is seen on a locked page is left for the next look.) */
+#define REFRESH_CHUNK 512
+
+void zp_access_refresh(size_t first, size_t n)
+{
+	uint64_t bits[REFRESH_CHUNK / 64];
+
+	if (!zp.port.mapped)
+		return;
+	for (size_t done = 0; done < n; done += REFRESH_CHUNK) {
+		size_t k = n - done < REFRESH_CHUNK ? n - done : REFRESH_CHUNK;
+		size_t base = first + done;
+		if (zp_port_mapped(zp_page_addr(base), k, bits) != 0)
+			return;
+		for (size_t i = 0; i < k; i++) {
+			if (!((bits[i / 64] >> (i % 64)) & 1))
+				continue;
+			_Atomic zp_pte_t *p = &zp.pte[base + i];
+			zp_pte_t pte = atomic_load_explicit(p, memory_order_relaxed);
+			while (pte_state(pte) == PS_RESIDENT &&
+			       (pte & (PTE_ZAPPED | PTE_LOCK)) == PTE_ZAPPED) {
+				zp_pte_t seen = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
+				if (atomic_compare_exchange_weak_explicit(
+					    p, &pte, seen, memory_order_relaxed,
+					    memory_order_relaxed)) {
+					zp_count(access_faults);
+					break;
+				}
+			}
+		}
+	}
+}
+
 static void accessed_clear(size_t idx)
 {
 	atomic_fetch_and_explicit(&zp.pte[idx], ~PTE_ACCESSED,
 				  memory_order_relaxed);
-	if (!zp.port.minor)
+	if (!zp.port.minor && !zp.port.mapped)
 		return; /* cannot observe the next touch: the bit stays clear */
 	zap_pending[zap_npending++] = idx;
 	if (zap_npending == ZAP_BATCH)
 		zp_accessed_flush();
 }
 
-uintptr_t arch_page_info_get(void *addr, uintptr_t *location,
-			     bool clear_accessed)
+uintptr_t zp_page_info(void *addr, uintptr_t *location, bool clear_accessed,
+		       bool refresh)
 {
 	size_t idx = zp_running() ? zp_page_index(addr) : SIZE_MAX;
 
@@ -221,6 +267,12 @@ uintptr_t arch_page_info_get(void *addr, uintptr_t *location,
 		return ARCH_DATA_PAGE_NOT_MAPPED;
 	zp_pte_t pte = atomic_load_explicit(&zp.pte[idx], memory_order_acquire);
 	uintptr_t bits = 0;
+
+	if (refresh && zp.port.mapped && pte_state(pte) == PS_RESIDENT &&
+	    (pte & (PTE_ZAPPED | PTE_ACCESSED)) == PTE_ZAPPED) {
+		zp_access_refresh(idx, 1);
+		pte = atomic_load_explicit(&zp.pte[idx], memory_order_acquire);
+	}
 
 	switch (pte_state(pte)) {
 	case PS_RESIDENT:
@@ -253,6 +305,12 @@ uintptr_t arch_page_info_get(void *addr, uintptr_t *location,
 	default:
 		return ARCH_DATA_PAGE_NOT_MAPPED;
 	}
+}
+
+uintptr_t arch_page_info_get(void *addr, uintptr_t *location,
+			     bool clear_accessed)
+{
+	return zp_page_info(addr, location, clear_accessed, true);
 }
 
 int arch_page_location_get(void *addr, uintptr_t *location)

@@ -9,7 +9,9 @@
  * Signals used: the accessed bit, cleared only where the hand passes, so the
  * sampling rate follows the eviction rate (no timer: a program whose data
  * fits pays nothing). Seeing a touch of a page whose bit is clear costs the
- * library one minor fault, at most once per page and revolution. The pages
+ * kernel a minor fault of its own (where it maps the page back itself and
+ * the hand reads which pages it mapped, a window at a time) or the library
+ * one, at most once per page and revolution. The pages
  * the hand clears are neighbours, unmapped together in ranges (pte.c), and
  * the victims were mostly unmapped by the previous pass already, so their
  * eviction needs no TLB flush at all.
@@ -18,6 +20,8 @@
  * frame table instead, as a Zephyr CLOCK would.
  */
 #include "../core/internal.h"
+
+#define WINDOW 512 /* pages whose accessed bits are refreshed at once */
 
 static size_t page_hand;  /* native: next page index to look at */
 static size_t frame_hand; /* seed interface: next frame to look at */
@@ -37,9 +41,14 @@ static size_t clock_select_pages(size_t *pages, size_t n)
 
 	if (!zp_hand_bounds(&page_hand, &lo, &hi))
 		return 0;
+	size_t fresh_end = page_hand; /* accessed bits up to date below it */
 	for (size_t steps = 0; steps < 2 * (hi - lo) && k < n; steps++) {
 		size_t idx = page_hand;
 		page_hand = page_hand + 1 < hi ? page_hand + 1 : lo;
+		if (idx >= fresh_end || idx < fresh_end - WINDOW) {
+			fresh_end = idx + WINDOW < hi ? idx + WINDOW : hi;
+			zp_access_refresh(idx, fresh_end - idx);
+		}
 		zp_pte_t pte = atomic_load_explicit(&zp.pte[idx],
 						    memory_order_relaxed);
 		if (!zp_pte_evictable(pte))

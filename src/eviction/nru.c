@@ -62,22 +62,26 @@ static void clear_all(struct k_timer *t)
 	if (ev == evictions_seen)
 		return;
 	evictions_seen = ev;
+	/* One look at what the host mapped back, for all pages at once. */
+	size_t lo, hi, start = 0;
+	if (zp_hand_bounds(&start, &lo, &hi))
+		zp_access_refresh(lo, hi - lo);
 	Z_PAGE_FRAME_FOREACH(phys, pf) {
 		if (!z_page_frame_is_evictable(pf))
 			continue;
 		void *addr = z_page_frame_addr(pf);
 		if (accessed == NULL) {
-			(void)arch_page_info_get(addr, NULL, true);
+			(void)zp_page_info(addr, NULL, true, false);
 			continue;
 		}
-		if (arch_page_info_get(addr, NULL, false) & ARCH_DATA_PAGE_ACCESSED)
+		if (zp_page_info(addr, NULL, false, false) & ARCH_DATA_PAGE_ACCESSED)
 			accessed[n++] = (uintptr_t)addr;
 	}
 	if (n == 0)
 		return;
 	qsort(accessed, n, sizeof(accessed[0]), by_address);
 	for (size_t i = 0; i < n; i++)
-		(void)arch_page_info_get((void *)accessed[i], NULL, true);
+		(void)zp_page_info((void *)accessed[i], NULL, true, false);
 }
 
 static void nru_init(void)

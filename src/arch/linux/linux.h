@@ -37,6 +37,7 @@
 struct lx_state {
 	int memfd;
 	int uffd;
+	int pagemap_fd;     /* /proc/self/pagemap: which pages are mapped */
 	int stop_fd;        /* eventfd that ends the handler threads */
 	uint8_t *base;
 	size_t size;
@@ -52,8 +53,8 @@ struct lx_state {
 
 extern struct lx_state lx __attribute__((visibility("hidden")));
 
-int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery)
-	__attribute__((visibility("hidden")));
+int lx_uffd_open(struct zp_port_info *info, enum zp_delivery delivery,
+		 enum zp_access access) __attribute__((visibility("hidden")));
 int lx_register(uint8_t *addr, size_t len) __attribute__((visibility("hidden")));
 void lx_handlers_stop(void) __attribute__((visibility("hidden")));
 /* Signal delivery: install / remove the SIGBUS handler. */

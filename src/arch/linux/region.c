@@ -24,7 +24,8 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-struct lx_state lx = { .memfd = -1, .uffd = -1, .stop_fd = -1 };
+#define LX_INIT { .memfd = -1, .uffd = -1, .stop_fd = -1, .pagemap_fd = -1 }
+struct lx_state lx = LX_INIT;
 
 static const uint8_t zero_page[LX_PAGE] __attribute__((aligned(LX_PAGE)));
 
@@ -63,7 +64,7 @@ static void release_all(bool unmap)
 	lx_guard_set(NULL, NULL);
 	if (unmap && lx.base != NULL)
 		munmap(lx.base, lx.size);
-	int fds[] = { lx.uffd, lx.memfd, lx.stop_fd };
+	int fds[] = { lx.uffd, lx.memfd, lx.stop_fd, lx.pagemap_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -71,15 +72,18 @@ static void release_all(bool unmap)
 	 * child, which has none of them). */
 	for (unsigned i = 0; i < lx.nhandlers; i++)
 		close(lx.handler_ep[i]);
-	lx = (struct lx_state){ .memfd = -1, .uffd = -1, .stop_fd = -1 };
+	lx = (struct lx_state)LX_INIT;
 }
 
 int zp_port_init(const struct zp_port_params *p, struct zp_port_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	int r = lx_uffd_open(info, p->delivery);
-	if (r != 0)
+	lx.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int r = lx_uffd_open(info, p->delivery, p->access);
+	if (r != 0) {
+		release_all(true);
 		return r;
+	}
 	lx.signal_delivery = info->delivery == ZP_DELIVERY_SIGNAL;
 	r = create_memfd(p->vm_size);
 	if (r < 0) {
@@ -243,10 +247,10 @@ int zp_port_wake(uint8_t *addr)
 	return ioctl(lx.uffd, UFFDIO_WAKE, &r) == 0 ? 0 : -errno;
 }
 
-int zp_port_set_wp(uint8_t *addr, bool on)
+static int write_protect(uint8_t *addr, size_t len, bool on)
 {
 	struct uffdio_writeprotect w = {
-		.range = { .start = (uintptr_t)addr, .len = LX_PAGE },
+		.range = { .start = (uintptr_t)addr, .len = len },
 		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 	while (ioctl(lx.uffd, UFFDIO_WRITEPROTECT, &w) != 0) {
@@ -256,9 +260,45 @@ int zp_port_set_wp(uint8_t *addr, bool on)
 	return 0;
 }
 
+int zp_port_set_wp(uint8_t *addr, bool on)
+{
+	return write_protect(addr, LX_PAGE, on);
+}
+
+int zp_port_wp_range(uint8_t *addr, size_t len)
+{
+	/* On shared memory the kernel keeps a marker where nothing is
+	 * mapped: a page it maps back later is write-protected too. */
+	return write_protect(addr, len, true);
+}
+
 int zp_port_zap_range(uint8_t *addr, size_t len)
 {
 	return madvise(addr, len, MADV_DONTNEED) == 0 ? 0 : -errno;
+}
+
+#define PAGEMAP_PRESENT ((uint64_t)1 << 63)
+#define PAGEMAP_CHUNK 512
+
+int zp_port_mapped(uint8_t *addr, size_t n, uint64_t *bits)
+{
+	/* Kept off the stack: this may run in a fault handler on a small
+	 * signal stack. */
+	static _Thread_local uint64_t entry[PAGEMAP_CHUNK];
+
+	memset(bits, 0, (n + 63) / 64 * sizeof(*bits));
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < PAGEMAP_CHUNK ? n - done : PAGEMAP_CHUNK;
+		off_t at = (off_t)(((uintptr_t)addr / LX_PAGE + done) * sizeof(entry[0]));
+		ssize_t got = pread(lx.pagemap_fd, entry, k * sizeof(entry[0]), at);
+		if (got != (ssize_t)(k * sizeof(entry[0])))
+			return got < 0 ? -errno : -EIO;
+		for (size_t i = 0; i < k; i++)
+			if (entry[i] & PAGEMAP_PRESENT)
+				bits[(done + i) / 64] |= (uint64_t)1 << ((done + i) % 64);
+		done += k;
+	}
+	return 0;
 }
 
 int zp_port_read_range(uint8_t *addr, size_t len, void *dst)
