@@ -13,10 +13,11 @@
  *   page-in, dirty evict    store ram, pages written: every fault first
  *                           writes a dirty page out
  *
- * Each zpage scenario runs in two configurations: the defaults (faults
- * served by handler threads, nru eviction one page at a time) and the fast
- * one (faults served by the faulting thread from SIGBUS, sweep eviction in
- * batches).
+ * Each zpage scenario runs in three configurations: the defaults (faults
+ * served by the faulting thread from SIGBUS, clock eviction in batches, a
+ * background evictor where there are two processors), handler threads
+ * (ZPAGE_FAULT_MODE=thread, otherwise the defaults) and Zephyr's way (nru,
+ * one victim per fault, chosen and evicted by the fault itself).
  *
  * Usage: fault_cost [pages] [runs]   (defaults 4096 pages, 5 runs; median)
  */
@@ -62,6 +63,7 @@ static size_t npages;
 
 struct config {
 	const char *name, *eviction, *fault_mode;
+	int evictor;
 };
 static const struct config *cfg;
 
@@ -84,7 +86,8 @@ static void start(size_t frames, const char *store)
 {
 	struct zpage_config c = { .frames = frames, .backing_store = store,
 				  .eviction = cfg->eviction,
-				  .fault_mode = cfg->fault_mode };
+				  .fault_mode = cfg->fault_mode,
+				  .evictor = cfg->evictor };
 	int r = zpage_init(&c);
 
 	if (r != 0) {
@@ -243,15 +246,16 @@ int main(int argc, char **argv)
 		{ "page-in + dirty eviction", run_dirty_evict },
 	};
 	static const struct config configs[] = {
-		{ "default", NULL, "thread" },
-		{ "fast", "sweep", "signal" },
+		{ "default", NULL, NULL, 0 },
+		{ "threads", NULL, "thread", 0 },
+		{ "zephyr", "nru", NULL, -1 },
 	};
 	int bad = 0;
 
 	printf("fault_cost: %zu pages per run, median of %d runs, RAM store, "
 	       "%zu frames\n", npages, runs, npages);
-	printf("default: handler threads, nru; fast: faulting thread (SIGBUS), "
-	       "sweep\n\n");
+	printf("default: faulting thread (SIGBUS), clock, background evictor; "
+	       "threads: handler threads; zephyr: nru, no evictor\n\n");
 	printf("%-40s %10s %10s %s\n", "scenario", "us/fault", "vs kernel",
 	       "faults/run");
 	double kernel = measure("kernel anonymous first touch", run_kernel, runs,

@@ -258,7 +258,7 @@ static void zero_config_defaults(void **state)
 	PROBE_EXPECT(pr, has(pr, "first=ok"));
 	PROBE_EXPECT(pr, has(pr, "info=0"));
 	PROBE_EXPECT(pr, has(pr, "frames=1024"));
-	PROBE_EXPECT(pr, has(pr, "eviction=nru"));
+	PROBE_EXPECT(pr, has(pr, "eviction=clock"));
 	PROBE_EXPECT(pr, has(pr, "store=ram"));
 	PROBE_EXPECT(pr, has(pr, line("vm_size", 256ull << 30)));
 	PROBE_EXPECT(pr, has(pr, line("free", 1023ull * PG)));
@@ -279,7 +279,7 @@ static void zero_config_defaults(void **state)
 	run_probe(pr, "init", "clean", NULL);
 	PROBE_EXPECT(pr, pr->rc == 0);
 	PROBE_EXPECT(pr, has(pr, "first=0"));
-	PROBE_EXPECT(pr, has(pr, "eviction=nru"));
+	PROBE_EXPECT(pr, has(pr, "eviction=clock"));
 	PROBE_EXPECT(pr, has(pr, "store=ram"));
 
 	/* By default the faulting thread serves its fault: no handler
@@ -477,8 +477,8 @@ static void env_access_tracking(void **state)
 	const struct {
 		const char *eviction, *access, *want;
 	} cases[] = {
-		{ NULL, NULL, "access=fault" },
-		{ "clock", NULL, "access=mapped" },
+		{ NULL, NULL, "access=mapped" },
+		{ "nru", NULL, "access=fault" },
 		{ "sweep", "auto", "access=mapped" },
 		{ "clock", "fault", "access=fault" },
 		{ "nru", "mapped", "access=mapped" },

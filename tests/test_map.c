@@ -467,7 +467,10 @@ static void map_lock_too_many_with_pins(void **state)
 static void child_lock_fails_midway(void *arg)
 {
 	(void)arg;
-	struct zpage_config cfg = { .frames = 16, .store_limit = 8 * PG };
+	/* Frames freed only when needed (no background evictor): the counts
+	 * below are exact. */
+	struct zpage_config cfg = { .frames = 16, .store_limit = 8 * PG,
+				    .evictor = -1 };
 	ZPT_CHILD_REQUIRE(zpage_init(&cfg) == 0);
 
 	uint8_t *a = k_mem_map(16 * PG, K_MEM_PERM_RW);
@@ -852,12 +855,19 @@ static void free_get_zero_when_pool_used(void **state)
 	assert_int_equal(k_mem_free_get(), 0);
 	for (size_t i = frames; i < frames + 20; i++)
 		p[i * PG] = 1;
-	/* Evictions reuse the frames they free. */
-	assert_int_equal(k_mem_free_get(), 0);
+	/* Evictions reuse the frames they free: all of them with one victim
+	 * per fault (nru), all but what is left of a batch of an eighth of
+	 * the frames (clock, sweep). */
+	struct zpage_info info;
+	assert_int_equal(zpage_info_get(&info), 0);
+	if (strcmp(info.eviction, "nru") == 0)
+		assert_int_equal(k_mem_free_get(), 0);
+	else
+		assert_true(k_mem_free_get() < frames / 8 * PG);
 	/* Paging a range out frees exactly its resident frames. */
-	size_t res = zpt_resident(p, 10 * PG);
+	size_t res = zpt_resident(p, 10 * PG), free0 = k_mem_free_get();
 	assert_int_equal(k_mem_page_out(p, 10 * PG), 0);
-	assert_int_equal(k_mem_free_get(), res * PG);
+	assert_int_equal(k_mem_free_get(), free0 + res * PG);
 	k_mem_unmap(p, (frames + 20) * PG);
 	assert_int_equal(k_mem_free_get(), frames * PG);
 }

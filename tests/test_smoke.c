@@ -22,7 +22,8 @@ static void more_than_ram(void **state)
 
 int main(void)
 {
-	zpt_start_simple(64, NULL, NULL);
+	struct zpage_config cfg = { .frames = 64 }; /* the default engine */
+	zpt_start(&cfg);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(more_than_ram),
 	};

@@ -27,10 +27,13 @@
 
 static void start(size_t frames, const char *store, unsigned nru_ms)
 {
+	/* Evictions in the faults that need them (no background evictor),
+	 * so that each one is counted for the thread that faulted. */
 	struct zpage_config c = {
 		.frames = frames,
 		.backing_store = store,
 		.nru_period_ms = nru_ms,
+		.evictor = -1,
 	};
 	zpt_start(&c);
 }
@@ -518,12 +521,15 @@ static void per_thread_exact(void **state)
 	k_mem_unmap(p, NT * per * ZPT_PAGE);
 }
 
-/* A small pool: evictions happen on the faulting threads' behalf. */
+/* A small pool: evictions happen on the faulting threads' behalf, one per
+ * fault with Zephyr's algorithm (nru; clock evicts in batches). */
 static void per_thread_evictions_add_up(void **state)
 {
 	(void)state;
 	const size_t frames = 32, per = 64;
-	start(frames, NULL, 0);
+	struct zpage_config c = { .frames = frames, .eviction = "nru",
+				  .evictor = -1 };
+	zpt_start(&c);
 	uint8_t *p = k_mem_map(NT * per * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 	struct worker w[NT];
@@ -615,7 +621,10 @@ static void histogram_counts_match_events(void **state)
 	unsigned long ev = s.eviction.clean + s.eviction.dirty;
 	assert_true(ev >= 2 * n - 2 * frames);
 	assert_int_equal(hist_total(0), ev);
-	assert_int_equal(ev, s.pagefaults.cnt - frames);
+	/* Every frame a fault took beyond the pool was evicted for it; a
+	 * batch may have freed a few more, still free. */
+	assert_int_equal(ev - k_mem_free_get() / ZPT_PAGE,
+			 s.pagefaults.cnt - frames);
 	assert_int_equal(hist_total(1), c.page_ins);
 	assert_int_equal(hist_total(2), c.page_outs);
 	assert_int_equal(c.page_outs, s.eviction.dirty);

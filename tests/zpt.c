@@ -31,7 +31,7 @@ void zpt_start(const struct zpage_config *cfg)
 void zpt_start_simple(size_t frames, const char *eviction, const char *store)
 {
 	struct zpage_config c = { .frames = frames, .eviction = eviction,
-				  .backing_store = store };
+				  .backing_store = store, .evictor = -1 };
 	zpt_start(&c);
 }
 

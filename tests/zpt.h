@@ -47,7 +47,9 @@
  * exits with 77 (skip) if demand paging is impossible here. */
 void zpt_start(const struct zpage_config *cfg);
 
-/* Shorthand: frames, eviction (NULL = default), store (NULL = default). */
+/* Shorthand: frames, eviction (NULL = default), store (NULL = default), and
+ * no background evictor: frames are freed by the faults that need them, one
+ * at a time, as in Zephyr (for tests that count frames and evictions). */
 void zpt_start_simple(size_t frames, const char *eviction, const char *store);
 
 /* Deterministic page contents: word i of page p of stream seed. */

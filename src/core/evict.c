@@ -88,9 +88,13 @@ size_t zp_select_victims(struct zp_victim *v, size_t want)
 		size_t idx[ZP_BATCH_MAX];
 		uint64_t t0 = zp_port_now_ns();
 		size_t k = native->select_pages(idx, want);
-		zp_hist_add(ZP_HIST_EVICTION, zp_port_now_ns() - t0);
+		uint64_t ns = zp_port_now_ns() - t0;
 		for (size_t i = 0; i < k; i++)
 			n += take(idx[i], &v[n]);
+		/* One selection per victim, as through the seed interface: the
+		 * histogram counts evictions whatever the batch size. */
+		for (size_t i = 0; i < (n > 0 ? n : 1); i++)
+			zp_hist_add(ZP_HIST_EVICTION, ns / (n > 0 ? n : 1));
 	} else {
 		/* A chosen frame's lock may be held for a moment (a fault
 		 * in progress): ask again a few times. */
@@ -317,8 +321,9 @@ static size_t evict_batch(struct k_thread *t, bool fault, size_t want,
 
 	*err = n == 0 ? -EAGAIN : 0;
 	zp_evict_locked(v, n, t, fault);
+	/* Frames are free before their pages are unlocked: whoever waits for
+	 * a page lock (k_mem_unmap(), say) finds the frame counted free. */
 	for (size_t i = 0; i < n; i++) {
-		zp_page_unlock(v[i].idx, v[i].pte);
 		if (v[i].result < 0) {
 			*err = (int)v[i].result;
 			continue;
@@ -328,6 +333,8 @@ static size_t evict_batch(struct k_thread *t, bool fault, size_t want,
 		else
 			zp_frame_push((size_t)v[i].result);
 	}
+	for (size_t i = 0; i < n; i++)
+		zp_page_unlock(v[i].idx, v[i].pte);
 	return kept;
 }
 
@@ -337,7 +344,7 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 
 	for (;;) {
 		size_t f = zp_frame_pop();
-		if (zp.evictor_thread != NULL &&
+		if (atomic_load_explicit(&zp.evictor_on, memory_order_relaxed) &&
 		    atomic_load_explicit(&zp.free_count, memory_order_relaxed) <
 			    zp.low_water)
 			zp_evictor_kick();
@@ -397,7 +404,7 @@ static void *evictor(void *arg)
 
 bool zp_evictor_idle(void)
 {
-	return zp.evictor_thread == NULL ||
+	return !atomic_load(&zp.evictor_on) ||
 	       (atomic_load(&zp.evictor_busy) == 0 &&
 		atomic_load(&zp.evictor_kick) == 0);
 }
@@ -411,13 +418,16 @@ void zp_evictor_kick(void)
 int zp_evictor_start(void)
 {
 	atomic_store(&zp.evictor_stop, 0);
-	return zp_port_thread_start(&zp.evictor_thread, evictor, NULL);
+	int r = zp_port_thread_start(&zp.evictor_thread, evictor, NULL);
+	atomic_store(&zp.evictor_on, r == 0);
+	return r;
 }
 
 void zp_evictor_stop(void)
 {
 	if (zp.evictor_thread == NULL)
 		return;
+	atomic_store(&zp.evictor_on, false);
 	atomic_store(&zp.evictor_stop, 1);
 	atomic_store(&zp.evictor_kick, 1);
 	zp_port_wake_all((uint32_t *)&zp.evictor_kick);

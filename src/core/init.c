@@ -199,7 +199,7 @@ int zpage_info_get(struct zpage_info *info)
 	info->write_tracking = zp.port.write_protect;
 	info->access_tracking = zp.port.minor || zp.port.mapped;
 	info->access_mapped = zp.port.mapped;
-	info->background_evictor = zp.evictor_thread != NULL;
+	info->background_evictor = atomic_load(&zp.evictor_on);
 	info->evictor_low_water = zp.low_water;
 	info->evictor_high_water = zp.high_water;
 	info->data_page_size = zp.group_pages * ZP_PAGE_SIZE;

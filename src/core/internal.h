@@ -246,6 +246,7 @@ struct zp_state {
 	size_t batch;              /* victims per batch (native algorithms) */
 	size_t low_water, high_water; /* free frames that wake / calm it */
 	void *evictor_thread;      /* NULL: no background evictor */
+	_Atomic bool evictor_on;   /* it runs (read by faults, set by start/stop) */
 	_Atomic uint32_t evictor_kick, evictor_stop;
 	_Atomic uint32_t evictor_busy; /* between a wake-up and its sleep */
 	_Atomic uint32_t extra_loads_running; /* faults loading extra pages */

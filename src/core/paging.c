@@ -25,17 +25,22 @@ static void frame_assign(size_t f, uint8_t *addr)
 
 /* Read the page at loc for frame pf; returns where its bytes are. The seed
  * path copies them to the scratch page and finalizes, under the store lock.
- * A native store is read outside the lock: in place if it keeps its copy
- * (the page is then copied once, into the frame); else into the scratch
- * page before finalizing frees the location, which must happen before the
- * faulting thread runs on (its next fault may need that location: the
- * store's fault reserve). */
-static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc)
+ * A native store is read outside the lock, in place if it keeps its copy
+ * (the page is then copied once, into the frame). If it does not, the
+ * location is freed by finalizing, which must happen before the faulting
+ * thread runs on (its next fault may need that location: the store's fault
+ * reserve): where the page is installed without waking anyone (the
+ * faulting thread serves itself, or no thread waits), it is read in place
+ * too and *later is set: finalize after installing it. Otherwise it is
+ * copied into the scratch page and finalized at once. */
+static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
+				   bool no_wake, bool *later)
 {
 	const struct zp_store_ops *native = zp_store_native();
 	void *scratch = zp_scratch();
 	uint64_t t0;
 
+	*later = false;
 	if (native == NULL) {
 		zp_lock(&zp.store_lock);
 		t0 = zp_port_now_ns();
@@ -48,6 +53,11 @@ static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc)
 	bool keeps = native->keeps_copies();
 	t0 = zp_port_now_ns();
 	const void *src = native->read_page(loc, scratch);
+	if (!keeps && src != scratch && no_wake) {
+		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+		*later = true;
+		return src;
+	}
 	if (!keeps && src != scratch) {
 		memcpy(scratch, src, ZP_PAGE_SIZE);
 		src = scratch;
@@ -71,12 +81,16 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	uint8_t *addr = zp_page_addr(idx);
 	struct z_page_frame *pf = &z_page_frames[f];
 	const void *src = NULL;
-	bool backed = false;
+	bool backed = false, finalize_later = false;
+	bool wake = (how & ZP_LOAD_WAKE) != 0;
+	uintptr_t loc = 0;
 
 	frame_assign((size_t)f, addr);
 	if (pte_state(*pte) == PS_OUT) {
-		uintptr_t loc = pte_location(*pte);
-		src = load_from_store(pf, loc);
+		loc = pte_location(*pte);
+		src = load_from_store(pf, loc,
+				      !wake || zp.port.delivery == ZP_DELIVERY_SIGNAL,
+				      &finalize_later);
 		zp_count(page_ins);
 		zp_count(store_loads);
 		backed = z_page_frame_is_backed(pf);
@@ -97,9 +111,14 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	if (wp)
 		bits |= PTE_WP;
 
-	int r = zp_port_fill(addr, src, wp, (how & ZP_LOAD_WAKE) != 0);
+	int r = zp_port_fill(addr, src, wp, wake);
 	if (r != 0)
 		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
+	if (finalize_later) {
+		zp_lock(&zp.store_lock);
+		zp_store_native()->page_finalize(pf, loc);
+		zp_unlock(&zp.store_lock);
+	}
 	zp_frame_set_busy((size_t)f, false);
 	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
 	return 0;
@@ -351,11 +370,11 @@ static bool page_out_batch(struct zp_victim *v, size_t n, struct k_thread *t)
 
 	zp_evict_locked(v, n, t, false);
 	for (size_t i = 0; i < n; i++) {
-		zp_page_unlock(v[i].idx, v[i].pte);
 		if (v[i].result >= 0)
 			zp_frame_push((size_t)v[i].result);
 		else
 			full = true;
+		zp_page_unlock(v[i].idx, v[i].pte);
 	}
 	return !full;
 }

@@ -146,6 +146,21 @@ static void sort_indices(size_t *a, size_t n)
  * stack). */
 static _Thread_local zp_pte_t zap_held[ZAP_SPAN];
 
+/* Whether a page locked by lock_for_zap() is a target (its frame marked
+ * busy) rather than a harmless gap. */
+static bool zap_locked_target(zp_pte_t pte)
+{
+	return pte_state(pte) == PS_RESIDENT && !(pte & PTE_ZAPPED);
+}
+
+/* Let go of a page locked by lock_for_zap() without zapping it. */
+static void zap_unlock_untouched(size_t idx, zp_pte_t pte)
+{
+	if (zap_locked_target(pte))
+		zp_frame_set_busy(pte_frame(pte), false);
+	zp_page_unlock(idx, pte);
+}
+
 /* Unmap the n locked pages from first on (targets and gaps) and unlock
  * them; targets become PTE_ZAPPED. */
 static void zap_and_unlock(size_t first, size_t n)
@@ -154,7 +169,7 @@ static void zap_and_unlock(size_t first, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		zp_pte_t pte = zap_held[i];
-		if (pte_state(pte) == PS_RESIDENT && !(pte & PTE_ZAPPED)) {
+		if (zap_locked_target(pte)) {
 			zp_frame_set_busy(pte_frame(pte), false);
 			if (ok)
 				pte |= PTE_ZAPPED;
@@ -195,9 +210,11 @@ void zp_accessed_flush(void)
 			n++;
 		}
 		if (!join) {
+			/* The gap pages taken so far stay as they are (some
+			 * may be targets, their frames marked busy). */
 			while (n > mark) {
 				n--;
-				zp_page_unlock(first + n, zap_held[n]);
+				zap_unlock_untouched(first + n, zap_held[n]);
 			}
 			if (n > 0)
 				zap_and_unlock(first, n);

@@ -158,6 +158,13 @@ static void release(struct zp_region *r)
 	if (va_free(first, (r->size >> ZP_PAGE_SHIFT) + 2) != 0)
 		zp_error("address-space bookkeeping out of memory: %zu bytes "
 			 "at %p are lost", r->size, (void *)r->addr);
+	/* The hands of the eviction algorithms go round [RAM window,
+	 * vm_high): keep it at the end of the highest mapping left, or one
+	 * large mapping, once unmapped, would make every later round cover
+	 * the space it took. */
+	struct extent *last = next_count > 0 ? &ext[next_count - 1] : NULL;
+	if (last != NULL && last->first + last->n == zp.npages)
+		atomic_store(&zp.vm_high, last->first);
 	zp_unlock(&zp.vm_lock);
 	free(r);
 }
@@ -499,9 +506,11 @@ static size_t find_run(const bool *owned, size_t n)
 	for (size_t f = 0; f < zp.nframes; f++) {
 		struct z_page_frame *pf = &z_page_frames[f];
 		/* Busy frames count: a page-in or an accessed-bit sampling
-		 * ends soon, and zp_evict_frame() waits for the page lock. */
+		 * ends soon, and zp_evict_frame() waits for the page lock. Free
+		 * ones we do not own yet count too: pushed meanwhile (by the
+		 * background evictor, say), taken when the run is claimed. */
 		uint8_t fl = z_page_frame_flags(pf);
-		bool ok = owned[f] ||
+		bool ok = owned[f] || fl == 0 ||
 			  (fl & (Z_PAGE_FRAME_MAPPED | Z_PAGE_FRAME_PINNED |
 				 Z_PAGE_FRAME_RESERVED)) == Z_PAGE_FRAME_MAPPED;
 		usable = ok ? usable + 1 : 0;
@@ -543,9 +552,18 @@ void *zpage_ram_alloc(size_t size)
 	unsigned key = zpage_irq_lock();
 	struct k_thread *t = k_current_get();
 	zp_lock(&zp.vm_lock);
-	take_free(owned, buf);
 	size_t run = SIZE_MAX;
-	for (int attempt = 0; attempt < 8 && run == SIZE_MAX; attempt++) {
+	/* Frames in flight (being evicted in another thread's batch) settle
+	 * within moments: try a few times, for a little while. */
+	uint64_t until = zp_port_now_ns() + ZP_HOLD_PATIENCE_NS;
+	for (int attempt = 0;
+	     run == SIZE_MAX && (attempt < 8 || zp_port_now_ns() < until);
+	     attempt++) {
+		if (attempt > 0)
+			zp_port_yield();
+		/* Frames freed meanwhile (by the background evictor, say) are
+		 * free, not mapped: take them before looking for a run. */
+		take_free(owned, buf);
 		run = find_run(owned, n);
 		for (size_t f = run; run != SIZE_MAX && f < run + n; f++) {
 			if (owned[f])

@@ -41,18 +41,23 @@ static size_t clock_select_pages(size_t *pages, size_t n)
 
 	if (!zp_hand_bounds(&page_hand, &lo, &hi))
 		return 0;
-	size_t fresh_end = page_hand; /* accessed bits up to date below it */
+	size_t fresh = SIZE_MAX; /* accessed bits fresh in [fresh, +WINDOW) */
 	for (size_t steps = 0; steps < 2 * (hi - lo) && k < n; steps++) {
 		size_t idx = page_hand;
 		page_hand = page_hand + 1 < hi ? page_hand + 1 : lo;
-		if (idx >= fresh_end || idx < fresh_end - WINDOW) {
-			fresh_end = idx + WINDOW < hi ? idx + WINDOW : hi;
-			zp_access_refresh(idx, fresh_end - idx);
-		}
 		zp_pte_t pte = atomic_load_explicit(&zp.pte[idx],
 						    memory_order_relaxed);
 		if (!zp_pte_evictable(pte))
 			continue;
+		/* A page the kernel may have mapped back since its bit was
+		 * cleared: look at it and the window after it at once. */
+		if ((pte & (PTE_ZAPPED | PTE_ACCESSED)) == PTE_ZAPPED &&
+		    zp.port.mapped && (idx < fresh || idx - fresh >= WINDOW)) {
+			fresh = idx;
+			zp_access_refresh(idx, idx + WINDOW < hi ? WINDOW : hi - idx);
+			pte = atomic_load_explicit(&zp.pte[idx],
+						   memory_order_relaxed);
+		}
 		if (pte & PTE_ACCESSED)
 			(void)arch_page_info_get(zp_page_addr(idx), NULL, true);
 		else
