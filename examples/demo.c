@@ -126,12 +126,17 @@ int main(void)
 	printf("zpage demo: %zu frames (%zu KiB of RAM), mapping %zu KiB = %dx "
 	       "more\n", info.frames, info.frames * PAGE / 1024, size / 1024,
 	       OVERCOMMIT);
-	printf("eviction %s, backing store %s, faults via %s userfaultfd, "
-	       "write tracking %s, access tracking %s\n\n", info.eviction,
+	printf("eviction %s%s, backing store %s, faults via %s userfaultfd "
+	       "served by %s,\nwrite tracking %s, access tracking %s\n\n",
+	       info.eviction,
+	       info.background_evictor ? " with a background evictor" : "",
 	       info.backing_store,
 	       info.mode == ZPAGE_MODE_UFFD ? "full" : "user-mode-only",
+	       info.delivery == ZPAGE_DELIVERY_SIGNAL ? "the faulting thread"
+						      : "handler threads",
 	       info.write_tracking ? "on" : "off",
-	       info.access_tracking ? "on" : "off");
+	       info.access_mapped ? "on (pages mapped back by the kernel)"
+	       : info.access_tracking ? "on (minor faults)" : "off");
 
 	uint8_t *region = k_mem_map(size, K_MEM_PERM_RW);
 	if (region == NULL) {
@@ -192,8 +197,9 @@ int main(void)
 	       s.eviction.dirty);
 	printf("  store page-outs       %lu, page-ins %lu\n", c.page_outs,
 	       c.page_ins);
-	printf("  tracking faults       %lu accessed-bit, %lu write (not "
-	       "counted above)\n", c.access_faults, c.write_faults);
+	printf("  tracking              %lu touches of cleared pages seen, %lu "
+	       "write faults (not counted above)\n", c.access_faults,
+	       c.write_faults);
 	printf("  free RAM now          %zu KiB\n", k_mem_free_get() / 1024);
 
 	show_histogram("Eviction selection time",

@@ -156,8 +156,11 @@ int zpage_info_get(struct zpage_info *info);
 struct zpage_counters {
 	unsigned long zero_fills;     /**< faults served with a zero page */
 	unsigned long store_loads;    /**< faults and page-ins from the store */
-	unsigned long access_faults;  /**< minor faults taken to sample
-	                                   accessed bits (not in cnt) */
+	unsigned long access_faults;  /**< touches of pages whose accessed
+	                                   bit was cleared, seen as a minor
+	                                   fault or, with access_mapped, as
+	                                   the page found mapped again (not
+	                                   in cnt) */
 	unsigned long write_faults;   /**< write-protect faults taken to track
 	                                   dirty pages (not in cnt) */
 	unsigned long evictions;      /**< clean + dirty */
