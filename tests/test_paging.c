@@ -723,11 +723,13 @@ static void pin_more_than_frames_aborts(void **state)
 
 /* ---- The store's fault reserve ------------------------------------------ */
 
-static void store_fault_reserve(void **state)
+static void store_fault_reserve_with(const char *access)
 {
-	(void)state;
 	const size_t frames = 8, store_pages = 16, n = 32;
-	start(frames, "ram", store_pages * ZPT_PAGE, 0);
+	struct zpage_config c = { .frames = frames, .backing_store = "ram",
+				  .store_limit = store_pages * ZPT_PAGE,
+				  .evictor = -1, .access_tracking = access };
+	zpt_start(&c);
 	uint8_t *p = k_mem_map(n * ZPT_PAGE, K_MEM_PERM_RW);
 	assert_non_null(p);
 
@@ -744,6 +746,9 @@ static void store_fault_reserve(void **state)
 	assert_int_equal(r, -ENOMEM);
 	assert_int_equal(out, store_pages - 1);
 	assert_int_equal(resident_pages(p, out), 0);
+	/* The page that stayed takes writes as before. */
+	zpt_fill(PG(p, out), 31, out);
+	assert_true(zpt_check(PG(p, out), 31, out));
 
 	/* Page `out` stayed resident; five more leave two frames free. */
 	size_t last = out + frames; /* pages 0..last-1 are written */
@@ -786,6 +791,19 @@ static void store_fault_reserve(void **state)
 	}
 	check_range(q, 0, store_pages - 1, 32);
 	k_mem_unmap(q, n * ZPT_PAGE);
+	zpage_shutdown();
+}
+
+/* Also where the kernel maps pages back itself: a page that stays resident
+ * because the store is full was write-protected for its eviction, and its
+ * next write must still go through. */
+static void store_fault_reserve(void **state)
+{
+	(void)state;
+	alarm(120); /* a write that faults for ever is a failure */
+	store_fault_reserve_with("fault");
+	store_fault_reserve_with("mapped");
+	alarm(0);
 }
 
 /* ---- Clean and dirty evictions ------------------------------------------ */

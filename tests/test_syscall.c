@@ -96,12 +96,6 @@ static ssize_t raw_pread(int fd, void *buf, size_t n, off_t off)
 	return syscall(SYS_pread64, fd, buf, n, off);
 }
 
-static unsigned long pinned_frames(void)
-{
-	struct zpage_counters c;
-	zpage_counters_get(&c);
-	return c.pinned_frames;
-}
 
 static unsigned long my_faults(void)
 {
@@ -391,7 +385,7 @@ static void pipe_read_in_parts(void **state)
 	memset(msg, 0, n * ZPT_PAGE);
 	read_exact(fds[0], msg, n * ZPT_PAGE);
 	assert_memory_equal(msg, p, n * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	close(fds[0]);
 	close(fds[1]);
 	free(msg);
@@ -463,7 +457,7 @@ static void vectors_and_sockets(void **state)
 	memcpy(PG(qwant, 2) + 2000, PG(want, 4) + 7, 2000);
 	assert_memory_equal(q, qwant, n * ZPT_PAGE);
 	assert_memory_equal(p, want, n * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	close(sv[0]);
 	close(sv[1]);
 	free(want);
@@ -497,7 +491,7 @@ static void stdio_large_transfers(void **state)
 	assert_int_equal(fread(q, ZPT_PAGE, n, f), n - 1);
 	assert_true(feof(f));
 	assert_memory_equal(q, want + 3, (n - 1) * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	fclose(f);
 	free(want);
 	k_mem_unmap(q, n * ZPT_PAGE);
@@ -514,15 +508,15 @@ static void pins_survive_system_calls(void **state)
 	uint8_t *file = pattern(n, 28, 0);
 	int fd = memfd_with(file, n * ZPT_PAGE);
 	k_mem_pin(p, 2 * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 2);
+	assert_int_equal(zpt_pinned_frames(), 2);
 	assert_int_equal(pread(fd, p, n * ZPT_PAGE, 0), (ssize_t)(n * ZPT_PAGE));
 	assert_memory_equal(p, file, n * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 2);
+	assert_int_equal(zpt_pinned_frames(), 2);
 	/* Pages 0-1 still pinned, 2-3 free to go. */
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), -EBUSY);
 	assert_int_equal(zpt_resident(p, n * ZPT_PAGE), 2);
 	k_mem_unpin(p, 2 * ZPT_PAGE);
-	assert_int_equal(pinned_frames(), 0);
+	assert_int_equal(zpt_pinned_frames(), 0);
 	assert_int_equal(k_mem_page_out(p, n * ZPT_PAGE), 0);
 	assert_memory_equal(p, file, n * ZPT_PAGE);
 	close(fd);

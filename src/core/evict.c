@@ -270,6 +270,10 @@ static void evict_run(struct zp_victim *v, size_t m, struct k_thread *t,
 	for (size_t i = 0; i < m; i++) {
 		size_t f = pte_frame(v[i].pte);
 		if (v[i].result < 0) {
+			/* Stays (the store is full). Write-protected above:
+			 * its next write is then tracked as one. */
+			if (v[i].dirty && zp.port.mapped)
+				v[i].pte |= PTE_WP;
 			zp_frame_set_busy(f, false);
 			continue;
 		}

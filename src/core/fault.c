@@ -83,10 +83,13 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 					 (void *)addr, r);
 			pte = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
 		} else if ((kind == ZP_FAULT_WP || kind == ZP_FAULT_UNKNOWN) &&
-			   (pte & PTE_WP)) {
+			   ((pte & PTE_WP) || (zp.port.mapped && write))) {
 			/* With signal delivery the kind is unknown, but a
 			 * write-protected page that has contents faults only
-			 * on writes (also where the host mapped it back). */
+			 * on writes (also where the host mapped it back).
+			 * Where the host maps zapped pages back itself, a
+			 * write to a resident page can only fault on a write
+			 * protection: whatever protection it has goes. */
 			if (pte & PTE_ZAPPED)
 				zp_count(access_faults);
 			zp_count(write_faults);
