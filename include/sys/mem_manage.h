@@ -393,6 +393,37 @@ struct z_page_frame *k_mem_paging_eviction_select(bool *dirty);
  */
 void k_mem_paging_eviction_init(void);
 
+/*
+ * Tracking hooks (Zephyr 3.x). An algorithm that keeps its own lists (FIFO,
+ * LRU) learns from these which frames hold evictable pages and which pages
+ * were touched. A program that defines k_mem_paging_eviction_add() gets all
+ * three called. The library calls them with a lock of its own held: they
+ * are serialised with each other and with k_mem_paging_eviction_select(),
+ * and must not block.
+ */
+
+/**
+ * A frame now holds an evictable data page: loaded by a fault, a page-in or
+ * a read-ahead, or unpinned. Until the matching remove, select may choose it.
+ */
+void k_mem_paging_eviction_add(struct z_page_frame *pf);
+
+/**
+ * A frame stops being evictable: its page was evicted, unmapped or pinned.
+ * Called once per add, before the frame is reused.
+ */
+void k_mem_paging_eviction_remove(struct z_page_frame *pf);
+
+/**
+ * The data page in the frame at physical address phys was touched. The
+ * library sees a touch only when it takes a fault for it: the first touch
+ * after the page's accessed bit was cleared (arch_page_info_get() with
+ * clear_accessed), where it samples accessed bits by faults
+ * (ZPAGE_ACCESS_TRACKING=fault, the default for algorithms with these
+ * hooks). An algorithm that wants to hear of the next touch clears the bit.
+ */
+void k_mem_paging_eviction_accessed(uintptr_t phys);
+
 /** @} */
 
 /**

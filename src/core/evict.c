@@ -68,7 +68,9 @@ static struct z_page_frame *select_one(void)
 {
 	bool dirty = false;
 	uint64_t t0 = zp_port_now_ns();
+	zp_track_lock();
 	struct z_page_frame *pf = k_mem_paging_eviction_select(&dirty);
+	zp_track_unlock();
 
 	zp_hist_add(ZP_HIST_EVICTION, zp_port_now_ns() - t0);
 	zp_accessed_flush();

@@ -82,6 +82,7 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 				zp_fatal("cannot map page %p back (error %d)",
 					 (void *)addr, r);
 			pte = (pte & ~PTE_ZAPPED) | PTE_ACCESSED;
+			zp_track_accessed(pte_frame(pte));
 		} else if ((kind == ZP_FAULT_WP || kind == ZP_FAULT_UNKNOWN) &&
 			   ((pte & PTE_WP) || (zp.port.mapped && write))) {
 			/* With signal delivery the kind is unknown, but a
@@ -90,8 +91,10 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 			 * Where the host maps zapped pages back itself, a
 			 * write to a resident page can only fault on a write
 			 * protection: whatever protection it has goes. */
-			if (pte & PTE_ZAPPED)
+			if (pte & PTE_ZAPPED) {
 				zp_count(access_faults);
+				zp_track_accessed(pte_frame(pte));
+			}
 			zp_count(write_faults);
 			r = zp_port_set_wp(addr, false);
 			if (r != 0)

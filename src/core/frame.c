@@ -26,8 +26,10 @@ int zp_frames_init(size_t n)
 	zp.free_next = calloc(n, sizeof(*zp.free_next));
 	zp.frame_location = calloc(n, sizeof(*zp.frame_location));
 	zp.frame_pins = calloc(n, sizeof(*zp.frame_pins));
+	zp.frame_tracked = calloc(n, sizeof(*zp.frame_tracked));
 	if (z_page_frames == NULL || zp.free_next == NULL ||
-	    zp.frame_location == NULL || zp.frame_pins == NULL) {
+	    zp.frame_location == NULL || zp.frame_pins == NULL ||
+	    zp.frame_tracked == NULL) {
 		zp_frames_fini();
 		return -ENOMEM;
 	}
@@ -50,6 +52,8 @@ void zp_frames_fini(void)
 	free(zp.free_next);
 	free(zp.frame_location);
 	free(zp.frame_pins);
+	free(zp.frame_tracked);
+	zp.frame_tracked = NULL;
 	z_page_frames = NULL;
 	zp.frame_pins = NULL;
 	zp.free_next = NULL;
@@ -119,6 +123,7 @@ void zp_frame_release(size_t f)
 {
 	struct z_page_frame *pf = &z_page_frames[f];
 
+	zp_track_remove(f);
 	if (z_page_frame_is_pinned(pf))
 		atomic_fetch_sub(&zp.pinned_count, 1);
 	__atomic_store_n(&pf->flags, 0, __ATOMIC_RELEASE);

@@ -14,6 +14,7 @@
  *   3. further page locks, only with trylock (victims, zap batches)
  *   4. zp.store_lock (serialises backing-store calls), held for no more than
  *      one store call and never while waiting for anything else
+ *   5. zp.track_lock (eviction tracking hooks), a leaf like the store lock
  * zp.vm_lock (address-space bookkeeping) is never held with a page lock
  * waited for. No lock is held across a wait for another thread's fault.
  */
@@ -255,6 +256,11 @@ struct zp_state {
 
 	zp_lock_t evict_lock;
 	zp_lock_t store_lock;
+	/* Tracking hooks: whether they are called, their lock (a leaf: held
+	 * only around a hook or a selection), which frames were added. */
+	bool tracking;
+	zp_lock_t track_lock;
+	uint8_t *frame_tracked;
 	zp_lock_t vm_lock;
 
 	/* Address-space bookkeeping (vm_lock). */
@@ -451,6 +457,10 @@ struct zp_eviction_ops {
 	 * indices in address order (neighbours are evicted together). Called
 	 * under zp.evict_lock. */
 	size_t (*select_pages)(size_t *pages, size_t n);
+	/* Optional tracking hooks (Zephyr 3.x, see <sys/mem_manage.h>). */
+	void (*add)(struct z_page_frame *pf);
+	void (*remove)(struct z_page_frame *pf);
+	void (*accessed)(uintptr_t phys);
 };
 
 struct zp_store_ops {
@@ -480,6 +490,12 @@ struct zp_store_ops {
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_clock ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_sweep ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_fifo ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_lru ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_aging ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_sieve ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_s3fifo ZP_HIDDEN;
+extern const struct zp_eviction_ops zp_eviction_car ZP_HIDDEN;
 extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
 
 /* Check a name and a store specification (with its options); messages
@@ -489,6 +505,11 @@ int zp_plugins_check(const char *eviction, const char *eviction_from,
 int zp_plugins_select(const struct zp_conf *c) ZP_HIDDEN;
 void zp_plugins_fini(void) ZP_HIDDEN;
 const char *zp_eviction_name(void) ZP_HIDDEN;
+/* The built-in algorithms (src/eviction/registry.c) and the one called
+ * name, or NULL. */
+extern const struct zp_eviction_ops *const zp_evictions[] ZP_HIDDEN;
+extern const size_t zp_num_evictions ZP_HIDDEN;
+const struct zp_eviction_ops *zp_eviction_find(const char *name) ZP_HIDDEN;
 /* The selected built-in algorithm if it has a native interface and the
  * program did not replace the seed functions; else NULL. */
 const struct zp_eviction_ops *zp_eviction_native(void) ZP_HIDDEN;
@@ -499,6 +520,18 @@ const struct zp_store_ops *zp_store_native(void) ZP_HIDDEN;
 /* Built-in names for messages ("nru"). */
 void zp_eviction_names(char *buf, size_t len) ZP_HIDDEN;
 void zp_store_names(char *buf, size_t len) ZP_HIDDEN;
+
+/* ---- Tracking hooks (track.c) ------------------------------------------ */
+
+/* Frame f holds an evictable page now / no longer / its page was touched.
+ * Each is one test when the algorithm does not track; add and remove pair
+ * up per frame whatever the order of calls. */
+void zp_track_add(size_t f) ZP_HIDDEN;
+void zp_track_remove(size_t f) ZP_HIDDEN;
+void zp_track_accessed(size_t f) ZP_HIDDEN;
+/* Around k_mem_paging_eviction_select(): the hooks' lock, when tracking. */
+void zp_track_lock(void) ZP_HIDDEN;
+void zp_track_unlock(void) ZP_HIDDEN;
 
 /* ---- Address space (vm.c) ---------------------------------------------- */
 

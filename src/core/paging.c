@@ -121,6 +121,7 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	}
 	zp_frame_set_busy((size_t)f, false);
 	*pte = pte_resident(*pte, (size_t)f, bits) | (*pte & PTE_LOCK);
+	zp_track_add((size_t)f);
 	return 0;
 }
 
@@ -148,9 +149,11 @@ static void pins_set(size_t f, uint32_t pins)
 	if (old == 0 && pins != 0) {
 		z_page_frame_set(&z_page_frames[f], Z_PAGE_FRAME_PINNED);
 		atomic_fetch_add(&zp.pinned_count, 1);
+		zp_track_remove(f);
 	} else if (old != 0 && pins == 0) {
 		z_page_frame_clear(&z_page_frames[f], Z_PAGE_FRAME_PINNED);
 		atomic_fetch_sub(&zp.pinned_count, 1);
+		zp_track_add(f);
 	}
 }
 

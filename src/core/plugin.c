@@ -9,12 +9,6 @@
 
 #include "internal.h"
 
-static const struct zp_eviction_ops *const evictions[] = {
-	&zp_eviction_nru,
-	&zp_eviction_clock,
-	&zp_eviction_sweep,
-};
-
 static const struct zp_store_ops *const stores[] = {
 	&zp_store_ram,
 };
@@ -34,9 +28,9 @@ void zp_eviction_names(char *buf, size_t len)
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < COUNT(evictions) && used < len; i++)
+	for (size_t i = 0; i < zp_num_evictions && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s",
-					 i ? ", " : "", evictions[i]->name);
+					 i ? ", " : "", zp_evictions[i]->name);
 }
 
 void zp_store_names(char *buf, size_t len)
@@ -54,9 +48,10 @@ static const struct zp_eviction_ops *find_eviction(const char *name,
 {
 	char names[256];
 
-	for (size_t i = 0; i < COUNT(evictions); i++)
-		if (strcmp(name, evictions[i]->name) == 0)
-			return evictions[i];
+	const struct zp_eviction_ops *e = zp_eviction_find(name);
+
+	if (e != NULL)
+		return e;
 	zp_eviction_names(names, sizeof(names));
 	zp_error("eviction algorithm '%s' is unknown (%s); built-in: %s", name,
 		 from, names);
@@ -139,6 +134,24 @@ WEAK struct z_page_frame *k_mem_paging_eviction_select(bool *dirty)
 	return eviction->select(dirty);
 }
 
+WEAK void k_mem_paging_eviction_add(struct z_page_frame *pf)
+{
+	if (eviction->add != NULL)
+		eviction->add(pf);
+}
+
+WEAK void k_mem_paging_eviction_remove(struct z_page_frame *pf)
+{
+	if (eviction->remove != NULL)
+		eviction->remove(pf);
+}
+
+WEAK void k_mem_paging_eviction_accessed(uintptr_t phys)
+{
+	if (eviction->accessed != NULL)
+		eviction->accessed(phys);
+}
+
 WEAK void k_mem_paging_backing_store_init(void)
 {
 	store->init();
@@ -176,6 +189,9 @@ WEAK void k_mem_paging_backing_store_page_finalize(struct z_page_frame *pf,
  * replaced it (then its address differs). */
 extern struct z_page_frame *zp_weak_eviction_select(bool *dirty)
 	__attribute__((alias("k_mem_paging_eviction_select"),
+		       visibility("hidden")));
+extern void zp_weak_eviction_add(struct z_page_frame *pf)
+	__attribute__((alias("k_mem_paging_eviction_add"),
 		       visibility("hidden")));
 
 #define OWN(name, ret, ...)                                                   \
@@ -215,7 +231,11 @@ static void select_native(void)
 	if (eviction != NULL && eviction->select_pages != NULL &&
 	    k_mem_paging_eviction_select == zp_weak_eviction_select)
 		native_eviction = eviction;
+	zp.tracking = k_mem_paging_eviction_add != zp_weak_eviction_add ||
+		      (eviction != NULL && eviction->add != NULL &&
+		       native_eviction == NULL);
 }
+
 
 const struct zp_store_ops *zp_store_native(void)
 {
