@@ -201,6 +201,13 @@ long zp_port_tid(void);
 /* Monotonic nanoseconds. */
 uint64_t zp_port_now_ns(void);
 
+/* An append-only output file (the fault trace): a handle >= 0, or -errno.
+ * Writes may come from any thread, also in a fault handler; each lands
+ * whole. */
+int zp_port_file_create(const char *path);
+int zp_port_file_append(int handle, const void *buf, size_t len);
+void zp_port_file_close(int handle);
+
 /* Sleep at most ns nanoseconds (less if woken through zp_port_wake_all on
  * word). */
 void zp_port_sleep_on(uint32_t *word, uint32_t expected, int64_t ns);

@@ -207,6 +207,9 @@ int zp_conf_load(struct zp_conf *c, const struct zpage_config *user)
 	const char *at = getenv("ZPAGE_ACCESS_TRACKING");
 	if (at != NULL)
 		bad |= parse_access(at, "ZPAGE_ACCESS_TRACKING", &c->access) != 0;
+	const char *tr = getenv("ZPAGE_TRACE");
+	if (tr != NULL && tr[0] != '\0')
+		bad |= copy_name(c->trace, sizeof(c->trace), tr, "ZPAGE_TRACE") != 0;
 	const char *ev = getenv("ZPAGE_EVICTION");
 	if (ev != NULL) {
 		bad |= copy_name(c->eviction, sizeof(c->eviction), ev,

@@ -44,6 +44,7 @@ void zp_fault(uint8_t *addr, enum zp_fault_kind kind, bool write, long tid)
 		zp_port_wake(addr);
 		return;
 	}
+	zp_trace_fault(idx, write, tid);
 	zp_pte_t pte = zp_page_lock(idx);
 	int r;
 	bool self = tid == ZP_TID_SELF;

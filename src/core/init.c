@@ -112,13 +112,16 @@ static int start(const struct zpage_config *user)
 	atomic_store_explicit(&zp.started, 1, memory_order_release);
 	k_mem_paging_backing_store_init();
 	k_mem_paging_eviction_init();
-	r = zp_port_start();
+	r = c.trace[0] != '\0' ? zp_trace_start(c.trace) : 0;
+	if (r == 0)
+		r = zp_port_start();
 	if (r == 0 && c.evictor)
 		r = zp_evictor_start();
 	if (r != 0) {
 		zp_evictor_stop();
 		atomic_store(&zp.started, 0);
 		zp_timers_stop_all();
+		zp_trace_stop();
 		undo(3);
 		return r;
 	}
@@ -171,6 +174,7 @@ void zpage_shutdown(void)
 	zp_evictor_stop();
 	atomic_store(&zp.started, 0);
 	zp_port_shutdown();
+	zp_trace_stop();
 	zp_plugins_fini();
 	zp_vm_fini();
 	zp_frames_fini();

@@ -193,6 +193,7 @@ struct zp_conf {
 	size_t frames;
 	char eviction[32];
 	char store[256];
+	char trace[256];           /* ZPAGE_TRACE: file to record faults in */
 	const char *eviction_from; /* where the names came from, for messages */
 	const char *store_from;
 	size_t store_limit;
@@ -532,6 +533,20 @@ void zp_track_accessed(size_t f) ZP_HIDDEN;
 /* Around k_mem_paging_eviction_select(): the hooks' lock, when tracking. */
 void zp_track_lock(void) ZP_HIDDEN;
 void zp_track_unlock(void) ZP_HIDDEN;
+
+/* ---- Fault trace (trace.c) --------------------------------------------- */
+
+/* Start / stop recording (ZPAGE_TRACE); 0 or -errno with a message. */
+int zp_trace_start(const char *path) ZP_HIDDEN;
+void zp_trace_stop(void) ZP_HIDDEN;
+extern _Atomic bool zp_tracing ZP_HIDDEN;
+void zp_trace_record(size_t idx, bool write, long tid) ZP_HIDDEN;
+/* A fault on page idx, recorded when tracing: one load and test if not. */
+static inline void zp_trace_fault(size_t idx, bool write, long tid)
+{
+	if (zp_unlikely(atomic_load_explicit(&zp_tracing, memory_order_relaxed)))
+		zp_trace_record(idx, write, tid);
+}
 
 /* ---- Address space (vm.c) ---------------------------------------------- */
 

@@ -1,0 +1,83 @@
+/*
+ * Page-reference traces: zpage's own binary format, and the converters
+ * from other tools' formats.
+ *
+ * zpage trace format (little-endian), what ZPAGE_TRACE writes:
+ *   header, 24 bytes:  "ZPTRACE1" | u32 record size (16) | u32 page shift
+ *                      (12) | u64 reserved (0)
+ *   records, 16 bytes: u64 page number (address >> page shift), bit 63 set
+ *                      for a write | u32 thread id | u32 microseconds since
+ *                      the trace began (wraps after 71 minutes)
+ *
+ * libCacheSim's oracleGeneral: 24-byte packed records with no header:
+ *   u32 clock time (s) | u64 object id | u32 object size | i64 index of
+ *   the object's next request, -1 if none.
+ * Object ids are taken as page numbers and every request as a read.
+ */
+#ifndef ZPAGE_SIM_TRACE_H
+#define ZPAGE_SIM_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ZPT_MAGIC "ZPTRACE1"
+#define ZPT_WRITE (UINT64_C(1) << 63)
+
+struct zpt_header {
+	char magic[8];
+	uint32_t record_size;
+	uint32_t page_shift;
+	uint64_t reserved;
+};
+
+struct zpt_record {
+	uint64_t page; /* | ZPT_WRITE */
+	uint32_t thread;
+	uint32_t usec;
+};
+
+/* A trace in memory for simulation: pages renumbered densely in address
+ * order (0 .. npages-1), each reference (index << 1 | write). */
+struct sim_trace {
+	char name[64];
+	uint32_t *ref;
+	size_t n, npages;
+};
+
+enum trace_format { TF_AUTO, TF_ZPAGE, TF_ORACLE, TF_LACKEY };
+
+/* Format names for options: "zpage", "oracle", "lackey". */
+int trace_format_parse(const char *s, enum trace_format *f);
+
+/* Buffered writer of zpage-format records (collapses a reference to the
+ * page just written, or-ing its write bit, when collapse is set). */
+struct trace_writer {
+	FILE *f;
+	bool collapse, have;
+	struct zpt_record last;
+	uint64_t records;
+};
+int trace_writer_open(struct trace_writer *w, FILE *f, bool collapse);
+int trace_write(struct trace_writer *w, uint64_t page, bool write,
+		uint32_t thread, uint32_t usec);
+int trace_writer_close(struct trace_writer *w);
+
+/* Convert a stream (lackey text, oracleGeneral, zpage) into zpage format.
+ * Returns records written or -1 with a message on stderr. */
+long long trace_convert(FILE *in, enum trace_format from, FILE *out);
+
+/* Write t as oracleGeneral (next-request indices computed). */
+int trace_write_oracle(const struct sim_trace *t, FILE *out);
+
+/* Load a trace file ("-": standard input) for simulation; 0 or -1 with a
+ * message. */
+int trace_load(const char *path, enum trace_format f, struct sim_trace *t);
+void trace_free(struct sim_trace *t);
+
+/* Build a trace from page numbers as generated (synth.c). */
+int trace_from_pages(struct sim_trace *t, const uint64_t *pages,
+		     const bool *writes, size_t n, const char *name);
+
+#endif /* ZPAGE_SIM_TRACE_H */
