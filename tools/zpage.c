@@ -27,7 +27,8 @@ static void usage(FILE *f)
 	      "      LIST of frames: counts or shares of the footprint\n"
 	      "      (default 1%,2%,5%,10%,20%,40%,80%); algorithms: the built-in\n"
 	      "      names and opt (default all)\n"
-	      "  zpage convert --from lackey|oracle|zpage [--to zpage|oracle] [IN [OUT]]\n"
+	      "  zpage convert --from lackey|oracle|zpage [--to zpage|oracle] [--max N]\n"
+	      "                [--code] [IN [OUT]]   (--code: keep lackey's instruction fetches)\n"
 	      "      valgrind --tool=lackey --trace-mem=yes PROG 2>&1 | zpage convert --from lackey - out.zpt\n"
 	      "  zpage synth KIND [--pages N] [--refs N] [--seed N] OUT\n",
 	      f);
@@ -251,12 +252,23 @@ static int cmd_convert(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
+		{ "max", required_argument, NULL, 'n' },
+		{ "code", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum trace_format from = TF_AUTO, to = TF_ZPAGE;
+	struct convert_opts co = { 0, false };
 	int c;
 
-	while ((c = getopt_long(argc, argv, "f:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:n:c", opts, NULL)) != -1) {
+		if (c == 'n') {
+			co.max = strtoull(optarg, NULL, 0);
+			continue;
+		}
+		if (c == 'c') {
+			co.code = true;
+			continue;
+		}
 		if (c == 'f' && trace_format_parse(optarg, &from) == 0)
 			continue;
 		if (c == 't' && trace_format_parse(optarg, &to) == 0 &&
@@ -285,7 +297,7 @@ static int cmd_convert(int argc, char **argv)
 	FILE *out = in != NULL ? open_or_std(out_path, "wb", stdout) : NULL;
 	if (in == NULL || out == NULL)
 		return 1;
-	long long n = trace_convert(in, from, out);
+	long long n = trace_convert(in, from, out, &co);
 	if (in != stdin)
 		fclose(in);
 	if (out != stdout && fclose(out) != 0)

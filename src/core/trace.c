@@ -118,3 +118,9 @@ void zp_trace_stop(void)
 	zp_port_file_close(handle);
 	handle = -1;
 }
+
+/* A program that exits without zpage_shutdown() still gets its trace. */
+static void __attribute__((destructor)) trace_at_exit(void)
+{
+	zp_trace_stop();
+}

@@ -5,11 +5,15 @@
 #include "arm.h"
 
 static uintptr_t pending[ARM_BATCH];
-static size_t npending;
+static size_t npending, batch = ARM_BATCH;
 
 void zp_arm_reset(void)
 {
 	npending = 0;
+	/* The window must stay short of the frames' turnover, or a page is
+	 * evicted before its bit is cleared: a thirty-second of them. */
+	batch = Z_NUM_PAGE_FRAMES / 32;
+	batch = batch < 1 ? 1 : batch > ARM_BATCH ? ARM_BATCH : batch;
 }
 
 static int by_address(const void *a, const void *b)
@@ -21,7 +25,7 @@ static int by_address(const void *a, const void *b)
 
 void zp_arm(void *addr)
 {
-	if (npending == ARM_BATCH) {
+	if (npending >= batch) {
 		qsort(pending, npending, sizeof(pending[0]), by_address);
 		for (size_t i = 0; i < npending; i++)
 			(void)arch_page_info_get((void *)pending[i], NULL, true);

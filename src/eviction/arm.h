@@ -4,8 +4,8 @@
  * shows. Clearings are gathered and applied a batch at a time, in address
  * order, so that the library unmaps neighbours together.
  *
- * The delay is wanted: touches of a page within the batch window (ARM_BATCH
- * further arms) count as the one that loaded it or was seen, as LRU-K's
+ * The delay is wanted: touches of a page within the batch window (up to
+ * ARM_BATCH further arms, a thirty-second of the frames) count as the one that loaded it or was seen, as LRU-K's
  * "correlated reference period" would have it. A page that faults, then is
  * touched twice more in the same loop, is not "used three times".
  */
@@ -16,7 +16,7 @@
 
 #define ARM_BATCH 32
 
-/* Forget any pending arms (algorithm start). */
+/* Forget any pending arms; size the batch for the frames (at start). */
 void zp_arm_reset(void);
 /* Clear addr's accessed bit with the next batch. The batch is applied
  * before addr joins it when full, so the page whose hook called this (its

@@ -101,14 +101,18 @@ static bool lackey_line(const char *s, uint64_t *page, bool *write)
 	return true;
 }
 
-static long long convert_lackey(FILE *in, struct trace_writer *w)
+static long long convert_lackey(FILE *in, struct trace_writer *w,
+				 const struct convert_opts *o)
 {
 	char line[256];
 
 	while (fgets(line, sizeof(line), in) != NULL) {
 		uint64_t page;
 		bool write;
-		if (lackey_line(line, &page, &write) &&
+		if (o->max && w->records >= o->max)
+			return 0;
+		const char *op = line + strspn(line, " ");
+		if (lackey_line(line, &page, &write) && (o->code || *op != 'I') &&
 		    trace_write(w, page, write, 0, 0) != 0)
 			return -1;
 		/* A line longer than the buffer: skip the rest of it. */
@@ -165,7 +169,8 @@ static enum trace_format sniff(FILE *in, enum trace_format f, bool *bad)
 	return TF_LACKEY;
 }
 
-long long trace_convert(FILE *in, enum trace_format from, FILE *out)
+long long trace_convert(FILE *in, enum trace_format from, FILE *out,
+			const struct convert_opts *o)
 {
 	struct trace_writer w;
 	bool bad;
@@ -180,7 +185,7 @@ long long trace_convert(FILE *in, enum trace_format from, FILE *out)
 	}
 	if (trace_writer_open(&w, out, true) != 0)
 		return -1;
-	long long r = from == TF_LACKEY	  ? convert_lackey(in, &w)
+	long long r = from == TF_LACKEY	  ? convert_lackey(in, &w, o)
 		      : from == TF_ORACLE ? convert_oracle(in, &w)
 					  : convert_zpage(in, &w);
 	if (trace_writer_close(&w) != 0 || r != 0 || ferror(in)) {

@@ -64,9 +64,16 @@ int trace_write(struct trace_writer *w, uint64_t page, bool write,
 		uint32_t thread, uint32_t usec);
 int trace_writer_close(struct trace_writer *w);
 
-/* Convert a stream (lackey text, oracleGeneral, zpage) into zpage format.
- * Returns records written or -1 with a message on stderr. */
-long long trace_convert(FILE *in, enum trace_format from, FILE *out);
+/* Convert a stream (lackey text, oracleGeneral, zpage) into zpage format,
+ * stopping after max records (0: no limit). Lackey's instruction fetches
+ * are kept only with code set. Returns records written or -1 with a
+ * message on stderr. */
+struct convert_opts {
+	unsigned long long max;
+	bool code;
+};
+long long trace_convert(FILE *in, enum trace_format from, FILE *out,
+			const struct convert_opts *o);
 
 /* Write t as oracleGeneral (next-request indices computed). */
 int trace_write_oracle(const struct sim_trace *t, FILE *out);
