@@ -7,9 +7,11 @@
  * from code). Invalid values are refused with a message naming the variable.
  *
  *   ZPAGE_FRAMES          page frames in the pool (default 1024 = 4 MiB)
- *   ZPAGE_EVICTION        eviction algorithm: nru (default, Zephyr's),
- *                         clock (second chance, batches), sweep (address
- *                         order, batches, no sampling: fastest)
+ *   ZPAGE_EVICTION        eviction algorithm: clock (default: second
+ *                         chance, batches), nru (Zephyr's), sweep (address
+ *                         order, batches, no sampling), fifo, lru, aging,
+ *                         sieve, s3fifo, car (tracking hooks; README)
+ *   ZPAGE_TRACE           file: record every fault (zpage trace format)
  *   ZPAGE_EVICTOR         1: a background thread frees frames ahead of
  *                         demand (low/high watermarks); 0: faults evict
  *                         (default 0)
