@@ -114,17 +114,9 @@ static struct z_page_frame *aging_select(bool *dirty)
 		tick();
 	}
 	for (size_t b = 0; b < AGES; b++) {
-		for (size_t seen = bucket[b].count; seen > 0; seen--) {
-			uint32_t f = bucket[b].head;
-			struct z_page_frame *pf = &z_page_frames[f];
-			fq_to_tail(&links, &bucket[b], f);
-			if (!z_page_frame_is_evictable(pf))
-				continue;
-			uintptr_t bits = arch_page_info_get(z_page_frame_addr(pf),
-							    NULL, false);
-			*dirty = (bits & ARCH_DATA_PAGE_DIRTY) != 0;
+		struct z_page_frame *pf = fq_select_oldest(&links, &bucket[b], dirty);
+		if (pf != NULL)
 			return pf;
-		}
 	}
 	return NULL;
 }

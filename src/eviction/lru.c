@@ -69,18 +69,7 @@ static void lru_accessed(uintptr_t phys)
 
 static struct z_page_frame *lru_select(bool *dirty)
 {
-	for (size_t seen = 0; seen < queue.count; seen++) {
-		uint32_t f = queue.head;
-		struct z_page_frame *pf = &z_page_frames[f];
-		fq_to_tail(&links, &queue, f);
-		if (!z_page_frame_is_evictable(pf))
-			continue;
-		uintptr_t bits = arch_page_info_get(z_page_frame_addr(pf), NULL,
-						    false);
-		*dirty = (bits & ARCH_DATA_PAGE_DIRTY) != 0;
-		return pf;
-	}
-	return NULL;
+	return fq_select_oldest(&links, &queue, dirty);
 }
 
 const struct zp_eviction_ops zp_eviction_lru = {

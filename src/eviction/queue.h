@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <mmu.h>
+
 #define FQ_NIL UINT32_MAX
 
 struct fq_links {
@@ -81,6 +83,26 @@ static inline void fq_to_tail(const struct fq_links *l, struct fq *q,
 		return;
 	fq_unlink(l, q, f);
 	fq_push_tail(l, q, f);
+}
+
+/* The oldest evictable frame of q, or NULL; frames passed (and the one
+ * returned) move to the newest end, so that a frame the library fails to
+ * take is not chosen again at once (it leaves q when evicted). */
+static inline struct z_page_frame *fq_select_oldest(const struct fq_links *l,
+						    struct fq *q, bool *dirty)
+{
+	for (size_t seen = q->count; seen > 0; seen--) {
+		uint32_t f = q->head;
+		struct z_page_frame *pf = &z_page_frames[f];
+		fq_to_tail(l, q, f);
+		if (!z_page_frame_is_evictable(pf))
+			continue;
+		uintptr_t bits = arch_page_info_get(z_page_frame_addr(pf), NULL,
+						    false);
+		*dirty = (bits & ARCH_DATA_PAGE_DIRTY) != 0;
+		return pf;
+	}
+	return NULL;
 }
 
 #endif /* ZPAGE_EVICTION_QUEUE_H */
