@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zpage_trace.h>
+
 #include "zpt.h"
 
 #define FRAMES 32
@@ -115,11 +117,6 @@ static void lru_keeps_seen_page(void **state)
 	zpage_shutdown();
 }
 
-struct record {
-	uint64_t page;
-	uint32_t thread, usec;
-};
-
 static void trace_records_faults(void **state)
 {
 	(void)state;
@@ -144,21 +141,22 @@ static void trace_records_faults(void **state)
 
 	FILE *f = fopen(path, "rb");
 	assert_non_null(f);
-	char header[24];
-	assert_int_equal(fread(header, 1, 24, f), 24);
-	assert_memory_equal(header, "ZPTRACE1", 8);
-	struct record r[4 * FRAMES + 1];
+	struct zpt_header header;
+	assert_int_equal(fread(&header, sizeof(header), 1, f), 1);
+	assert_memory_equal(header.magic, ZPT_MAGIC, 8);
+	assert_int_equal(header.record_size, sizeof(struct zpt_record));
+	struct zpt_record r[4 * FRAMES + 1];
 	size_t n = fread(r, sizeof(r[0]), 4 * FRAMES + 1, f);
 	fclose(f);
 	unlink(path);
 	/* One record per fault, in order: two passes over the pages. */
 	assert_int_equal(n, faults);
 	for (size_t i = 1; i < pages; i++)
-		assert_int_equal((r[i].page & ~(1ULL << 63)) -
-					 (r[0].page & ~(1ULL << 63)), i);
+		assert_int_equal((r[i].page & ~ZPT_WRITE) -
+					 (r[0].page & ~ZPT_WRITE), i);
 	for (size_t i = 0; i < pages; i++)
-		assert_int_equal(r[pages + i].page & ~(1ULL << 63),
-				 r[i].page & ~(1ULL << 63));
+		assert_int_equal(r[pages + i].page & ~ZPT_WRITE,
+				 r[i].page & ~ZPT_WRITE);
 	assert_true(r[n - 1].usec >= r[0].usec);
 }
 

@@ -1,6 +1,6 @@
 /*
  * Fault trace (ZPAGE_TRACE=file): every fault the library takes, as a
- * record of the zpage trace format (tools/sim/trace.h): page number within
+ * record of the zpage trace format (<zpage_trace.h>): page number within
  * the region, write bit, thread, microseconds since the start. These are
  * the references a pager sees (page faults, and the touches it observes
  * after clearing accessed bits), not every access: replayed by `zpage sim`
@@ -12,20 +12,15 @@
  * claimed once per thread; a thread that finds it empty writes each record
  * directly.
  */
+#include <zpage_trace.h>
+
 #include "internal.h"
 
 #define RECORDS 512
 #define BUFFERS 64
-#define WRITE_BIT (UINT64_C(1) << 63)
-
-struct record {
-	uint64_t page;
-	uint32_t thread;
-	uint32_t usec;
-};
 
 struct buffer {
-	struct record rec[RECORDS];
+	struct zpt_record rec[RECORDS];
 	size_t n;
 };
 
@@ -41,13 +36,10 @@ static _Thread_local unsigned mine_generation;
 
 int zp_trace_start(const char *path)
 {
-	struct {
-		char magic[8];
-		uint32_t record_size, page_shift;
-		uint64_t reserved;
-	} header = { "ZPTRACE", sizeof(struct record), ZP_PAGE_SHIFT, 0 };
+	struct zpt_header header = { .record_size = sizeof(struct zpt_record),
+				     .page_shift = ZP_PAGE_SHIFT };
 
-	header.magic[7] = '1';
+	memcpy(header.magic, ZPT_MAGIC, sizeof(header.magic));
 	int h = zp_port_file_create(path);
 	if (h < 0) {
 		zp_error("cannot create the trace file %s (ZPAGE_TRACE): error %d",
@@ -77,8 +69,8 @@ static void flush(struct buffer *b)
 
 void zp_trace_record(size_t idx, bool write, long tid)
 {
-	struct record r = {
-		.page = (uint64_t)idx | (write ? WRITE_BIT : 0),
+	struct zpt_record r = {
+		.page = (uint64_t)idx | (write ? ZPT_WRITE : 0),
 		.thread = (uint32_t)(tid == ZP_TID_SELF ? zp_port_tid() : tid),
 		.usec = (uint32_t)((zp_port_now_ns() - start_ns) / 1000),
 	};

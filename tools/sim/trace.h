@@ -2,12 +2,7 @@
  * Page-reference traces: zpage's own binary format, and the converters
  * from other tools' formats.
  *
- * zpage trace format (little-endian), what ZPAGE_TRACE writes:
- *   header, 24 bytes:  "ZPTRACE1" | u32 record size (16) | u32 page shift
- *                      (12) | u64 reserved (0)
- *   records, 16 bytes: u64 page number (address >> page shift), bit 63 set
- *                      for a write | u32 thread id | u32 microseconds since
- *                      the trace began (wraps after 71 minutes)
+ * zpage's own format is in <zpage_trace.h>.
  *
  * libCacheSim's oracleGeneral: 24-byte packed records with no header:
  *   u32 clock time (s) | u64 object id | u32 object size | i64 index of
@@ -21,22 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#define ZPT_MAGIC "ZPTRACE1"
-#define ZPT_WRITE (UINT64_C(1) << 63)
-
-struct zpt_header {
-	char magic[8];
-	uint32_t record_size;
-	uint32_t page_shift;
-	uint64_t reserved;
-};
-
-struct zpt_record {
-	uint64_t page; /* | ZPT_WRITE */
-	uint32_t thread;
-	uint32_t usec;
-};
+#include <zpage_trace.h>
 
 /* A trace in memory for simulation: pages renumbered densely in address
  * order (0 .. npages-1), each reference (index << 1 | write). */
