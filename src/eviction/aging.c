@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "../core/internal.h"
+#include "arm.h"
 #include "queue.h"
 
 #define AGES 256
@@ -74,13 +75,6 @@ static void aging_remove(struct z_page_frame *pf)
 	fq_unlink(&links, &bucket[age[f]], f);
 }
 
-static int by_address(const void *a, const void *b)
-{
-	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void tick(void)
 {
 	size_t n = 0;
@@ -93,7 +87,7 @@ static void tick(void)
 		}
 		fq_init(&bucket[b]);
 	}
-	qsort(order, n, 2 * sizeof(*order), by_address);
+	qsort(order, n, 2 * sizeof(*order), zp_by_address);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t f = (uint32_t)order[2 * i + 1];
 		uintptr_t bits = arch_page_info_get((void *)order[2 * i], NULL,

@@ -16,7 +16,7 @@ void zp_arm_reset(void)
 	batch = batch < 1 ? 1 : batch > ARM_BATCH ? ARM_BATCH : batch;
 }
 
-static int by_address(const void *a, const void *b)
+int zp_by_address(const void *a, const void *b)
 {
 	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
 
@@ -26,7 +26,7 @@ static int by_address(const void *a, const void *b)
 void zp_arm(void *addr)
 {
 	if (npending >= batch) {
-		qsort(pending, npending, sizeof(pending[0]), by_address);
+		qsort(pending, npending, sizeof(pending[0]), zp_by_address);
 		for (size_t i = 0; i < npending; i++)
 			(void)arch_page_info_get((void *)pending[i], NULL, true);
 		npending = 0;

@@ -14,13 +14,19 @@
 
 #include <stddef.h>
 
+#include "../core/internal.h"
+
 #define ARM_BATCH 32
 
 /* Forget any pending arms; size the batch for the frames (at start). */
-void zp_arm_reset(void);
+void zp_arm_reset(void) ZP_HIDDEN;
 /* Clear addr's accessed bit with the next batch. The batch is applied
  * before addr joins it when full, so the page whose hook called this (its
  * lock held by the library at that moment) waits for the next one. */
-void zp_arm(void *addr);
+void zp_arm(void *addr) ZP_HIDDEN;
+
+/* qsort() order of addresses (uintptr_t), for clearings in address order;
+ * also sorts records whose first member is one. */
+int zp_by_address(const void *a, const void *b) ZP_HIDDEN;
 
 #endif /* ZPAGE_EVICTION_ARM_H */

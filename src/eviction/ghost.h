@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/internal.h"
+
 struct ghost {
 	size_t cap, count, nbuckets;
 	uint32_t head, tail, unused; /* oldest, newest, free slots */
@@ -19,11 +21,11 @@ struct ghost {
 };
 
 /* Room for cap keys (at least 1); -1 if out of memory. */
-int ghost_init(struct ghost *g, size_t cap);
-void ghost_fini(struct ghost *g);
-void ghost_insert(struct ghost *g, uintptr_t key);
+int ghost_init(struct ghost *g, size_t cap) ZP_HIDDEN;
+void ghost_fini(struct ghost *g) ZP_HIDDEN;
+void ghost_insert(struct ghost *g, uintptr_t key) ZP_HIDDEN;
 /* Whether key was there (it is removed). */
-bool ghost_take(struct ghost *g, uintptr_t key);
-void ghost_drop_oldest(struct ghost *g);
+bool ghost_take(struct ghost *g, uintptr_t key) ZP_HIDDEN;
+void ghost_drop_oldest(struct ghost *g) ZP_HIDDEN;
 
 #endif /* ZPAGE_EVICTION_GHOST_H */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "../core/internal.h"
+#include "arm.h"
 
 #define SETTLE 64
 
@@ -42,13 +43,6 @@ static unsigned long evictions_now(void)
 
 	k_mem_paging_stats_get(&s);
 	return s.eviction.clean + s.eviction.dirty;
-}
-
-static int by_address(const void *a, const void *b)
-{
-	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void clear_all(struct k_timer *t)
@@ -79,7 +73,7 @@ static void clear_all(struct k_timer *t)
 	}
 	if (n == 0)
 		return;
-	qsort(accessed, n, sizeof(accessed[0]), by_address);
+	qsort(accessed, n, sizeof(accessed[0]), zp_by_address);
 	for (size_t i = 0; i < n; i++)
 		(void)zp_page_info((void *)accessed[i], NULL, true, false);
 }
