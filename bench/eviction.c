@@ -206,13 +206,13 @@ static int live(const char *self, struct run *r, size_t point)
 	snprintf(tool, sizeof(tool), "%.*strace_replay",
 		 slash ? (int)(slash - self + 1) : 0, self);
 	FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
-	struct trace_writer w;
-	if (out == NULL || trace_writer_open(&w, out, false) != 0)
+	if (out == NULL)
 		return -1;
-	for (size_t i = 0; i < r->t.n; i++)
-		trace_write(&w, r->t.ref[i] >> 1, r->t.ref[i] & 1, 0, 0);
-	trace_writer_close(&w);
-	fclose(out);
+	int saved = trace_save(&r->t, out);
+	if (fclose(out) != 0 || saved != 0) {
+		unlink(path);
+		return -1;
+	}
 
 	const struct cell *c = &r->c[point];
 	int bad = 0;

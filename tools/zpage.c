@@ -336,12 +336,7 @@ static int cmd_synth(int argc, char **argv)
 	if (synth_make(argv[optind], pages, refs, seed, &t) != 0)
 		return 1;
 	FILE *out = open_or_std(argv[optind + 1], "wb", stdout);
-	struct trace_writer w;
-	int r = out != NULL ? trace_writer_open(&w, out, false) : -1;
-	for (size_t i = 0; r == 0 && i < t.n; i++)
-		r = trace_write(&w, t.ref[i] >> 1, t.ref[i] & 1, 0, 0);
-	if (r == 0)
-		r = trace_writer_close(&w);
+	int r = out != NULL ? trace_save(&t, out) : -1;
 	if (out != NULL && out != stdout && fclose(out) != 0)
 		r = -1;
 	trace_free(&t);

@@ -219,30 +219,21 @@ static void heap_down(struct heap *h, size_t i)
 
 int sim_opt(const struct sim_trace *t, size_t frames, struct sim_result *r)
 {
-	uint32_t *next = malloc(t->n * sizeof(*next));
-	uint32_t *last = malloc(t->npages * sizeof(*last));
+	uint32_t *next = trace_next_uses(t);
 	uint8_t *dirty = calloc(t->npages, 1), *seen = calloc(t->npages, 1);
 	struct heap h = { malloc(frames * sizeof(uint64_t)),
 			  malloc(t->npages * sizeof(uint32_t)), 0 };
 	double t0 = now_s();
 
 	memset(r, 0, sizeof(*r));
-	if (!next || !last || !dirty || !seen || !h.key || !h.pos || frames == 0 ||
-	    t->n >= UINT32_MAX) {
+	if (!next || !dirty || !seen || !h.key || !h.pos || frames == 0) {
 		fprintf(stderr, "zpage sim: cannot run OPT here (memory)\n");
-		free(next), free(last), free(dirty), free(seen);
+		free(next), free(dirty), free(seen);
 		free(h.key), free(h.pos);
 		return -1;
 	}
-	for (size_t p = 0; p < t->npages; p++) {
-		last[p] = UINT32_MAX;
+	for (size_t p = 0; p < t->npages; p++)
 		h.pos[p] = UINT32_MAX;
-	}
-	for (size_t i = t->n; i-- > 0;) {
-		uint32_t p = t->ref[i] >> 1;
-		next[i] = last[p];
-		last[p] = (uint32_t)i;
-	}
 	for (size_t i = 0; i < t->n; i++) {
 		uint32_t p = t->ref[i] >> 1;
 		uint64_t key = ((uint64_t)next[i] << 32) | p;
@@ -276,7 +267,7 @@ int sim_opt(const struct sim_trace *t, size_t frames, struct sim_result *r)
 	}
 	r->refs = t->n;
 	r->seconds = now_s() - t0;
-	free(next), free(last), free(dirty), free(seen);
+	free(next), free(dirty), free(seen);
 	free(h.key), free(h.pos);
 	return 0;
 }

@@ -196,31 +196,51 @@ long long trace_convert(FILE *in, enum trace_format from, FILE *out,
 	return (long long)w.records;
 }
 
-int trace_write_oracle(const struct sim_trace *t, FILE *out)
+uint32_t *trace_next_uses(const struct sim_trace *t)
 {
-	int64_t *next = malloc(t->n * sizeof(*next));
-	int64_t *last = malloc(t->npages * sizeof(*last));
+	uint32_t *next = t->n < UINT32_MAX ? malloc(t->n * sizeof(*next)) : NULL;
+	uint32_t *last = malloc(t->npages * sizeof(*last));
 
 	if (next == NULL || last == NULL) {
 		free(next);
 		free(last);
-		return -1;
+		return NULL;
 	}
 	for (size_t p = 0; p < t->npages; p++)
-		last[p] = -1;
+		last[p] = UINT32_MAX;
 	for (size_t i = t->n; i-- > 0;) {
 		uint32_t p = t->ref[i] >> 1;
 		next[i] = last[p];
-		last[p] = (int64_t)i;
+		last[p] = (uint32_t)i;
 	}
+	free(last);
+	return next;
+}
+
+int trace_save(const struct sim_trace *t, FILE *out)
+{
+	struct trace_writer w;
+	int r = trace_writer_open(&w, out, false);
+
+	for (size_t i = 0; r == 0 && i < t->n; i++)
+		r = trace_write(&w, t->ref[i] >> 1, t->ref[i] & 1, 0, 0);
+	return r == 0 ? trace_writer_close(&w) : r;
+}
+
+int trace_write_oracle(const struct sim_trace *t, FILE *out)
+{
+	uint32_t *next = trace_next_uses(t);
+
+	if (next == NULL)
+		return -1;
 	int r = 0;
 	for (size_t i = 0; i < t->n && r == 0; i++) {
-		struct oracle_record o = { 0, t->ref[i] >> 1, 4096, next[i] };
+		int64_t nx = next[i] == UINT32_MAX ? -1 : (int64_t)next[i];
+		struct oracle_record o = { 0, t->ref[i] >> 1, 4096, nx };
 		if (fwrite(&o, sizeof(o), 1, out) != 1)
 			r = -1;
 	}
 	free(next);
-	free(last);
 	return r;
 }
 

@@ -55,6 +55,13 @@ struct convert_opts {
 long long trace_convert(FILE *in, enum trace_format from, FILE *out,
 			const struct convert_opts *o);
 
+/* For each reference of t, the index of the next one to the same page, or
+ * UINT32_MAX (none); malloc'ed, NULL when out of memory or too long. */
+uint32_t *trace_next_uses(const struct sim_trace *t);
+
+/* Write t in zpage format (its dense page numbers, thread 0). */
+int trace_save(const struct sim_trace *t, FILE *out);
+
 /* Write t as oracleGeneral (next-request indices computed). */
 int trace_write_oracle(const struct sim_trace *t, FILE *out);
 
