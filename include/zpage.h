@@ -15,9 +15,15 @@
  *   ZPAGE_EVICTOR         1: a background thread frees frames ahead of
  *                         demand (low/high watermarks); 0: faults evict
  *                         (default 0)
- *   ZPAGE_BACKING_STORE   backing store: ram (default), ram:backed
+ *   ZPAGE_BACKING_STORE   backing store (README, "Backing stores"):
+ *                         ram (default; ram:backed keeps clean copies),
+ *                         file:PATH[,direct][,nokeep] (a directory, an
+ *                         empty file or a block device), lz4[:ACCEL] and
+ *                         zstd[:LEVEL] (compressed memory)
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
- *                         suffix, 0 = unlimited (default)
+ *                         suffix (for lz4/zstd: memory the compressed
+ *                         pages take), 0 = unlimited (default)
+ *   ZPAGE_STORE_FAULTS    store I/O faults to inject (zpage_store_faults_set)
  *   ZPAGE_VM_SIZE         size of the library's virtual region (default 256G)
  *   ZPAGE_FAULT_MODE      who serves a fault: signal (the faulting thread
  *                         itself, from SIGBUS: no hand-off; the C library's
@@ -63,7 +69,7 @@ extern "C" {
 struct zpage_config {
 	size_t frames;             /**< page frames in the pool */
 	const char *eviction;      /**< built-in eviction algorithm name */
-	const char *backing_store; /**< built-in store: "ram" or "ram:backed" */
+	const char *backing_store; /**< built-in store, as ZPAGE_BACKING_STORE */
 	size_t store_limit;        /**< bytes; 0 = environment or unlimited */
 	size_t vm_size;            /**< bytes of virtual space to reserve */
 	unsigned handlers;         /**< fault-handler threads */
@@ -175,9 +181,54 @@ struct zpage_counters {
 	unsigned long background_evictions; /**< by the background evictor:
 	                                   in the global eviction statistics,
 	                                   in no thread's */
+	unsigned long store_read_errors;  /**< store reads that failed (each
+	                                   try; a read is tried 3 times) */
+	unsigned long store_write_errors; /**< store writes that failed: the
+	                                   page stayed resident, intact */
+	unsigned long store_read_failures; /**< reads given up after the
+	                                   retries: the fault got SIGBUS */
 };
 
 void zpage_counters_get(struct zpage_counters *counters);
+
+/** What the backing store holds now (built-in stores). */
+struct zpage_store_stats {
+	const char *name;          /**< "ram", "file", "lz4", "zstd" */
+	size_t locations;          /**< slots holding a page or clean copy */
+	size_t bytes_charged;      /**< counted against ZPAGE_STORE_LIMIT */
+	size_t limit;              /**< bytes, 0 = none */
+	/* Compressed stores (lz4, zstd); 0 for the others. */
+	unsigned long same_filled; /**< pages held as one repeated word */
+	unsigned long raw;         /**< incompressible pages, held as is */
+	unsigned long compressed;  /**< pages held compressed */
+	size_t payload_bytes;      /**< memory the raw and compressed take */
+	unsigned long compressions, decompressions;
+	uint64_t compress_ns, decompress_ns; /**< time spent in the codec */
+};
+
+/**
+ * Fill @p stats for the built-in store in use.
+ * @retval 0 filled; -ENOTSUP the program replaced the store functions;
+ *         -errno the library cannot start
+ */
+int zpage_store_stats_get(struct zpage_store_stats *stats);
+
+/**
+ * Make the built-in store's I/O fail on purpose (tests, rehearsals):
+ * comma-separated rules OP:KIND[@P][+SKIP][*COUNT], the same as
+ * ZPAGE_STORE_FAULTS. OP: read, write, connect or any. KIND: eio,
+ * enospc, econnrefused, etimedout (the I/O fails so), short (it moves half
+ * the bytes: the store must finish it), corrupt (reads: a flipped bit the
+ * page checksum must catch). @P: probability per matching I/O (default
+ * 1), +SKIP: let that many through first, *COUNT: at most that many faults.
+ * A failed page-out leaves the page resident and intact (k_mem_page_out()
+ * gives -ENOMEM); a read failing 3 times ends the fault with SIGBUS.
+ * Call it while no paging is in progress.
+ *
+ * @param spec the rules, or NULL / "" for none
+ * @retval 0 set; -EINVAL a rule is malformed (message with ZPAGE_DEBUG)
+ */
+int zpage_store_faults_set(const char *spec);
 
 /**
  * Bounds (in ns) of the three timing histograms. The default spreads the

@@ -176,6 +176,32 @@ static bool needs_location(const struct zp_victim *v)
 	return v->dirty || z_page_frame_is_backed(&z_page_frames[pte_frame(v->pte)]);
 }
 
+/* Write victim v to loc through a native store. If that fails the page
+ * stays resident and dirty; loc may hold part of it, so it is given up,
+ * with the clean copy it was. */
+static bool write_native(const struct zp_store_ops *native,
+			 struct zp_victim *v, uintptr_t loc, const void *data)
+{
+	uint64_t t0 = zp_port_now_ns();
+	int r = native->write_page(loc, data);
+
+	zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
+	if (zp_likely(r == 0))
+		return true;
+	size_t f = pte_frame(v->pte);
+	zp_count(store_write_errors);
+	zp_debug("backing store %s cannot write location %#lx (error %d): "
+		 "page %p stays resident", native->name, (unsigned long)loc, r,
+		 (void *)zp_page_addr(v->idx));
+	zp_lock(&zp.store_lock);
+	k_mem_paging_backing_store_location_free(loc);
+	zp_unlock(&zp.store_lock);
+	z_page_frame_clear(&z_page_frames[f], Z_PAGE_FRAME_BACKED);
+	zp.frame_location[f] = 0;
+	v->result = -EIO;
+	return false;
+}
+
 /* Write out the victims v[0..m), whose bytes are at data[i] (dirty ones),
  * and set their results. The store lock is taken once for all: the seed
  * path does every store call under it; a native store gets its locations
@@ -222,12 +248,9 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 			zp_fatal("backing store returned location %#lx, which is "
 				 "not page-aligned", (unsigned long)loc[i]);
 		if (v[i].dirty) {
-			if (native != NULL) {
-				uint64_t t0 = zp_port_now_ns();
-				native->write_page(loc[i], data[i]);
-				zp_hist_add(ZP_HIST_PAGE_OUT,
-					    zp_port_now_ns() - t0);
-			}
+			if (native != NULL &&
+			    !write_native(native, &v[i], loc[i], data[i]))
+				continue;
 			zp_count(page_outs);
 		}
 		v[i].pte = pte_out(v[i].pte, loc[i]) | lock;
@@ -344,9 +367,13 @@ static size_t evict_batch(struct k_thread *t, bool fault, size_t want,
 	return kept;
 }
 
+/* Batches whose writes all failed before a fault gives up. */
+#define WRITE_TRIES 8
+
 long zp_frame_for_fault(struct k_thread *t, bool fault)
 {
 	uint64_t since = 0; /* when evicting first found nothing */
+	unsigned write_failures = 0;
 
 	for (;;) {
 		size_t f = zp_frame_pop();
@@ -362,6 +389,9 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 			return (long)f;
 		if (err == -ENOMEM)
 			return -ENOMEM;
+		/* A write failed: that page stays, another victim may do. */
+		if (err == -EIO && ++write_failures >= WRITE_TRIES)
+			return -EIO;
 		/* Nothing usable now: every frame pinned, or all busy for a
 		 * moment (another thread may free one). Frames this thread
 		 * keeps busy for its k_mem_page_in() are let go if that lasts. */

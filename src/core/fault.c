@@ -21,7 +21,10 @@ static const char *why(int r)
 	case -EDEADLK: return "every page frame is pinned";
 	case -ENOMEM: return "the backing store is full, even its fault reserve";
 	case -EAGAIN: return "the eviction algorithm finds no frame to evict";
-	default: return "unexpected error";
+	case -EIO: return "the backing store fails to write every victim";
+	case -EBADMSG: return "the page read back from the backing store is "
+			      "corrupt (checksum mismatch)";
+	default: return "the backing store cannot read the page";
 	}
 }
 

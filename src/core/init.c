@@ -112,7 +112,9 @@ static int start(const struct zpage_config *user)
 	atomic_store_explicit(&zp.started, 1, memory_order_release);
 	k_mem_paging_backing_store_init();
 	k_mem_paging_eviction_init();
-	r = c.trace[0] != '\0' ? zp_trace_start(c.trace) : 0;
+	r = zp_store_open_error();
+	if (r == 0 && c.trace[0] != '\0')
+		r = zp_trace_start(c.trace);
 	if (r == 0)
 		r = zp_port_start();
 	if (r == 0 && c.evictor)

@@ -148,6 +148,8 @@ struct zp_counters {
 	_Atomic unsigned long zero_fills, store_loads, access_faults;
 	_Atomic unsigned long write_faults, page_outs, page_ins, fatal_faults;
 	_Atomic unsigned long extra_loads, background_evictions;
+	_Atomic unsigned long store_read_errors, store_write_errors;
+	_Atomic unsigned long store_read_failures;
 };
 
 void zp_stats_reset(void) ZP_HIDDEN;
@@ -464,29 +466,65 @@ struct zp_eviction_ops {
 	void (*accessed)(uintptr_t phys);
 };
 
+/* A built-in backing store. Locations (which slot holds which page, the
+ * fault reserve, the size limit, clean copies) are managed for every store
+ * by src/backing_store/locations.c; a store only moves page contents.
+ * Location tokens are slot * ZP_PAGE_SIZE, slots below the VM's page count.
+ *
+ * read_page and write_page run without zp.store_lock, concurrently for
+ * different locations (a location is used only by the thread holding its
+ * page's lock), possibly inside a signal handler: no malloc, no stdio.
+ * They return 0 or a negative errno (the caller retries reads and keeps a
+ * page resident whose write failed) and log the cause themselves. */
 struct zp_store_ops {
 	const char *name;
-	/* Parse the part after "name:" (NULL if none); -EINVAL with message. */
-	int (*configure)(const char *arg, size_t limit_pages);
-	void (*init)(void);
-	int (*location_get)(struct z_page_frame *pf, uintptr_t *loc, bool fault);
-	void (*location_free)(uintptr_t loc);
-	void (*page_out)(uintptr_t loc);
-	void (*page_in)(uintptr_t loc);
-	void (*page_finalize)(struct z_page_frame *pf, uintptr_t loc);
-	void (*fini)(void);
-	/* Optional native path, used when the program did not replace the
-	 * seed functions. These two run without zp.store_lock, concurrently
-	 * for different locations (a location is only used by the thread
-	 * holding its page's lock); the calls above stay serialised.
-	 *   read_page:  the page at loc, where the store keeps it or decoded
-	 *               into scratch; valid until loc is freed or written.
-	 *   write_page: write a page to loc (from location_get). */
-	const void *(*read_page)(uintptr_t loc, void *scratch);
-	void (*write_page)(uintptr_t loc, const void *data);
-	/* Whether page_finalize keeps the location (a clean copy). */
+	/* Parse the part after "name:" (NULL if none); -EINVAL with message.
+	 * Called for checks too: must not open anything. */
+	int (*configure)(const char *arg);
+	/* Whether clean pages keep their location after a page-in (Z_PAGE_
+	 * FRAME_BACKED: evicting them again writes nothing). */
 	bool (*keeps_copies)(void);
+	/* Start-up: files, memory, connections, for at most slots slots;
+	 * 0 or -errno with a message. */
+	int (*open)(size_t slots);
+	void (*close)(void);
+	/* Optional: slot about to be handed out for the first time (under
+	 * zp.store_lock); -ENOMEM if it cannot be backed. */
+	int (*prepare)(size_t slot);
+	/* The page at loc: *page points to its bytes, in the store or decoded
+	 * into scratch, valid until loc is freed or written. */
+	int (*read_page)(uintptr_t loc, void *scratch, const void **page);
+	int (*write_page)(uintptr_t loc, const void *data);
+	/* Optional: loc holds nothing any more (under zp.store_lock). */
+	void (*discard)(uintptr_t loc);
+	/* Optional: the store's own figures (compression). */
+	void (*stats)(struct zpage_store_stats *s);
 };
+
+/* ---- Store locations (locations.c) ------------------------------------- */
+
+/* Location management for the selected built-in store: slots from a free
+ * stack, the size limit (bytes, 0 = none) with one page kept for faults,
+ * clean copies for stores that keep them. All under zp.store_lock except
+ * zp_store_charge(). */
+int zp_loc_open(const struct zp_store_ops *ops, size_t limit_bytes) ZP_HIDDEN;
+void zp_loc_close(void) ZP_HIDDEN;
+int zp_loc_get(struct z_page_frame *pf, uintptr_t *loc, bool fault) ZP_HIDDEN;
+void zp_loc_free(uintptr_t loc) ZP_HIDDEN;
+void zp_loc_finalize(struct z_page_frame *pf, uintptr_t loc) ZP_HIDDEN;
+/* Whether finalizing keeps the location (a clean copy, frame BACKED). */
+bool zp_store_keeps_copies(void) ZP_HIDDEN;
+/* Every slot counts a page against the limit; a store that holds less for
+ * one (compression) gives back the difference after writing it and takes
+ * it again when the slot is discarded. Any thread, any time. */
+void zp_store_charge(long bytes) ZP_HIDDEN;
+/* Read loc through ops, retried on errors; 0 or the last error (logged). */
+int zp_store_read(const struct zp_store_ops *ops, uintptr_t loc,
+		  void *scratch, const void **page) ZP_HIDDEN;
+/* Store fault injection rules (src/backing_store/inject.c); NULL clears. */
+int zp_inject_configure(const char *spec, const char *from) ZP_HIDDEN;
+/* Whether the selected store's start-up failed (after the seed init). */
+int zp_store_open_error(void) ZP_HIDDEN;
 
 extern const struct zp_eviction_ops zp_eviction_nru ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_clock ZP_HIDDEN;
@@ -498,6 +536,13 @@ extern const struct zp_eviction_ops zp_eviction_sieve ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_s3fifo ZP_HIDDEN;
 extern const struct zp_eviction_ops zp_eviction_car ZP_HIDDEN;
 extern const struct zp_store_ops zp_store_ram ZP_HIDDEN;
+extern const struct zp_store_ops zp_store_file ZP_HIDDEN;
+#ifdef ZPAGE_HAVE_LZ4
+extern const struct zp_store_ops zp_store_lz4 ZP_HIDDEN;
+#endif
+#ifdef ZPAGE_HAVE_ZSTD
+extern const struct zp_store_ops zp_store_zstd ZP_HIDDEN;
+#endif
 
 /* Check a name and a store specification (with its options); messages
  * name where they came from. */

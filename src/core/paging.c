@@ -23,18 +23,19 @@ static void frame_assign(size_t f, uint8_t *addr)
 			 __ATOMIC_RELEASE);
 }
 
-/* Read the page at loc for frame pf; returns where its bytes are. The seed
- * path copies them to the scratch page and finalizes, under the store lock.
- * A native store is read outside the lock, in place if it keeps its copy
- * (the page is then copied once, into the frame). If it does not, the
+/* Read the page at loc for frame pf into *src (where its bytes are). The
+ * seed path copies them to the scratch page and finalizes, under the store
+ * lock. A native store is read outside the lock, in place if it keeps its
+ * copy (the page is then copied once, into the frame). If it does not, the
  * location is freed by finalizing, which must happen before the faulting
  * thread runs on (its next fault may need that location: the store's fault
  * reserve): where the page is installed without waking anyone (the
  * faulting thread serves itself, or no thread waits), it is read in place
  * too and *later is set: finalize after installing it. Otherwise it is
- * copied into the scratch page and finalized at once. */
-static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
-				   bool no_wake, bool *later)
+ * copied into the scratch page and finalized at once. A failed read
+ * (retried) leaves the location as it was and returns the error. */
+static int load_from_store(struct z_page_frame *pf, uintptr_t loc,
+			   bool no_wake, bool *later, const void **src)
 {
 	const struct zp_store_ops *native = zp_store_native();
 	void *scratch = zp_scratch();
@@ -48,25 +49,28 @@ static const void *load_from_store(struct z_page_frame *pf, uintptr_t loc,
 		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
 		k_mem_paging_backing_store_page_finalize(pf, loc);
 		zp_unlock(&zp.store_lock);
-		return scratch;
+		*src = scratch;
+		return 0;
 	}
-	bool keeps = native->keeps_copies();
+	bool keeps = zp_store_keeps_copies();
 	t0 = zp_port_now_ns();
-	const void *src = native->read_page(loc, scratch);
-	if (!keeps && src != scratch && no_wake) {
+	int r = zp_store_read(native, loc, scratch, src);
+	if (r != 0)
+		return r;
+	if (!keeps && *src != scratch && no_wake) {
 		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
 		*later = true;
-		return src;
+		return 0;
 	}
-	if (!keeps && src != scratch) {
-		memcpy(scratch, src, ZP_PAGE_SIZE);
-		src = scratch;
+	if (!keeps && *src != scratch) {
+		memcpy(scratch, *src, ZP_PAGE_SIZE);
+		*src = scratch;
 	}
 	zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
 	zp_lock(&zp.store_lock);
-	native->page_finalize(pf, loc);
+	k_mem_paging_backing_store_page_finalize(pf, loc);
 	zp_unlock(&zp.store_lock);
-	return src;
+	return 0;
 }
 
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
@@ -88,9 +92,15 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	frame_assign((size_t)f, addr);
 	if (pte_state(*pte) == PS_OUT) {
 		loc = pte_location(*pte);
-		src = load_from_store(pf, loc,
-				      !wake || zp.port.delivery == ZP_DELIVERY_SIGNAL,
-				      &finalize_later);
+		int r = load_from_store(pf, loc,
+					!wake || zp.port.delivery == ZP_DELIVERY_SIGNAL,
+					&finalize_later, &src);
+		if (r != 0) {
+			/* The page stays out, its location as it was. */
+			zp_frame_release((size_t)f);
+			zp_frame_push((size_t)f);
+			return r;
+		}
 		zp_count(page_ins);
 		zp_count(store_loads);
 		backed = z_page_frame_is_backed(pf);
@@ -116,7 +126,7 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		zp_fatal("cannot install page %p (error %d)", (void *)addr, r);
 	if (finalize_later) {
 		zp_lock(&zp.store_lock);
-		zp_store_native()->page_finalize(pf, loc);
+		k_mem_paging_backing_store_page_finalize(pf, loc);
 		zp_unlock(&zp.store_lock);
 	}
 	zp_frame_set_busy((size_t)f, false);

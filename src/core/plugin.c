@@ -11,12 +11,21 @@
 
 static const struct zp_store_ops *const stores[] = {
 	&zp_store_ram,
+	&zp_store_file,
+#ifdef ZPAGE_HAVE_LZ4
+	&zp_store_lz4,
+#endif
+#ifdef ZPAGE_HAVE_ZSTD
+	&zp_store_zstd,
+#endif
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct zp_eviction_ops *eviction;
 static const struct zp_store_ops *store;
+static size_t store_limit;  /* bytes, 0 = unlimited */
+static int store_open_error; /* from k_mem_paging_backing_store_init() */
 /* The same when their native interfaces may be used (see select_native). */
 static const struct zp_eviction_ops *native_eviction;
 static const struct zp_store_ops *native_store;
@@ -59,8 +68,7 @@ static const struct zp_eviction_ops *find_eviction(const char *name,
 }
 
 /* The store named by "name[:options]", configured; NULL after a message. */
-static const struct zp_store_ops *find_store(const char *spec, const char *from,
-					     size_t limit_pages)
+static const struct zp_store_ops *find_store(const char *spec, const char *from)
 {
 	char names[256];
 	const char *colon = strchr(spec, ':');
@@ -70,8 +78,7 @@ static const struct zp_store_ops *find_store(const char *spec, const char *from,
 		if (strlen(stores[i]->name) != len ||
 		    strncmp(spec, stores[i]->name, len) != 0)
 			continue;
-		if (stores[i]->configure(colon != NULL ? colon + 1 : NULL,
-					 limit_pages) != 0) {
+		if (stores[i]->configure(colon != NULL ? colon + 1 : NULL) != 0) {
 			zp_error("backing store '%s' is invalid (%s)", spec, from);
 			return NULL;
 		}
@@ -89,7 +96,7 @@ int zp_plugins_check(const char *eviction_name, const char *eviction_from,
 	if (eviction_name != NULL && find_eviction(eviction_name,
 						   eviction_from) == NULL)
 		return -EINVAL;
-	if (store_spec != NULL && find_store(store_spec, store_from, 0) == NULL)
+	if (store_spec != NULL && find_store(store_spec, store_from) == NULL)
 		return -EINVAL;
 	return 0;
 }
@@ -97,9 +104,8 @@ int zp_plugins_check(const char *eviction_name, const char *eviction_from,
 int zp_plugins_select(const struct zp_conf *c)
 {
 	eviction = find_eviction(c->eviction, c->eviction_from);
-	store = eviction != NULL ? find_store(c->store, c->store_from,
-					       c->store_limit / ZP_PAGE_SIZE)
-				 : NULL;
+	store = eviction != NULL ? find_store(c->store, c->store_from) : NULL;
+	store_limit = c->store_limit;
 	select_native();
 	return store != NULL ? 0 : -EINVAL;
 }
@@ -108,8 +114,13 @@ void zp_plugins_fini(void)
 {
 	if (eviction != NULL && eviction->fini != NULL)
 		eviction->fini();
-	if (store != NULL && store->fini != NULL)
-		store->fini();
+	if (store != NULL)
+		zp_loc_close();
+}
+
+int zp_store_open_error(void)
+{
+	return store_open_error;
 }
 
 const char *zp_eviction_name(void)
@@ -154,35 +165,48 @@ WEAK void k_mem_paging_eviction_accessed(uintptr_t phys)
 
 WEAK void k_mem_paging_backing_store_init(void)
 {
-	store->init();
+	store_open_error = zp_loc_open(store, store_limit);
 }
 
 WEAK int k_mem_paging_backing_store_location_get(struct z_page_frame *pf,
 						 uintptr_t *location,
 						 bool page_fault)
 {
-	return store->location_get(pf, location, page_fault);
+	return zp_loc_get(pf, location, page_fault);
 }
 
 WEAK void k_mem_paging_backing_store_location_free(uintptr_t location)
 {
-	store->location_free(location);
+	zp_loc_free(location);
 }
 
+/* Zephyr's page_out and page_in cannot fail: these are used only when a
+ * program replaced some of the store functions, and end it on an error. */
 WEAK void k_mem_paging_backing_store_page_out(uintptr_t location)
 {
-	store->page_out(location);
+	int r = store->write_page(location, Z_SCRATCH_PAGE);
+
+	if (r != 0)
+		zp_fatal("backing store %s cannot write location %#lx (error "
+			 "%d)", store->name, (unsigned long)location, r);
 }
 
 WEAK void k_mem_paging_backing_store_page_in(uintptr_t location)
 {
-	store->page_in(location);
+	const void *page;
+	int r = zp_store_read(store, location, Z_SCRATCH_PAGE, &page);
+
+	if (r != 0)
+		zp_fatal("backing store %s cannot read location %#lx (error "
+			 "%d)", store->name, (unsigned long)location, r);
+	if (page != Z_SCRATCH_PAGE)
+		memcpy(Z_SCRATCH_PAGE, page, ZP_PAGE_SIZE);
 }
 
 WEAK void k_mem_paging_backing_store_page_finalize(struct z_page_frame *pf,
 						   uintptr_t location)
 {
-	store->page_finalize(pf, location);
+	zp_loc_finalize(pf, location);
 }
 
 /* Our own definition of the seed function, to see whether the program
@@ -225,7 +249,7 @@ static bool seed_store_is_ours(void)
 static void select_native(void)
 {
 	native_store = NULL;
-	if (store != NULL && store->read_page != NULL && seed_store_is_ours())
+	if (store != NULL && seed_store_is_ours())
 		native_store = store;
 	native_eviction = NULL;
 	if (eviction != NULL && eviction->select_pages != NULL &&

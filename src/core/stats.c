@@ -192,4 +192,7 @@ void zpage_counters_get(struct zpage_counters *c)
 	c->extra_loads = atomic_load(&zp.counters.extra_loads);
 	c->background_evictions =
 		atomic_load(&zp.counters.background_evictions);
+	c->store_read_errors = atomic_load(&zp.counters.store_read_errors);
+	c->store_write_errors = atomic_load(&zp.counters.store_write_errors);
+	c->store_read_failures = atomic_load(&zp.counters.store_read_failures);
 }
