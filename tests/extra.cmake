@@ -71,3 +71,10 @@ if(TEST test_model)
   set_tests_properties(test_model_groups PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPAGE_PAGE_SIZE=16K;ZPAGE_EVICTOR=1;ZPAGE_FAULT_MODE=thread")
 endif()
+
+# The stores' failure paths also with handler threads serving the faults.
+if(TEST test_stores)
+  add_test(NAME test_stores_thread COMMAND test_stores)
+  set_tests_properties(test_stores_thread PROPERTIES TIMEOUT 600
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV};ZPAGE_FAULT_MODE=thread")
+endif()

@@ -24,7 +24,8 @@ static const char *why(int r)
 	case -EIO: return "the backing store fails to write every victim";
 	case -EBADMSG: return "the page read back from the backing store is "
 			      "corrupt (checksum mismatch)";
-	default: return "the backing store cannot read the page";
+	case -ENODATA: return "the backing store cannot read the page";
+	default: return "unexpected error";
 	}
 }
 

@@ -420,7 +420,9 @@ enum {
 };
 
 /* Load the locked page idx (state ZERO or OUT) into a frame and map it
- * (how: ZP_LOAD_* flags). Updates *pte. */
+ * (how: ZP_LOAD_* flags). Updates *pte. Errors: those of
+ * zp_frame_for_fault(), -ENODATA (the store cannot read the page; logged)
+ * or -EBADMSG (it came back corrupt); the page then stays out. */
 int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 		      unsigned how) ZP_HIDDEN;
 /* Make a resident page mapped again if an accessed-bit clearing unmapped it. */

@@ -96,10 +96,13 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 					!wake || zp.port.delivery == ZP_DELIVERY_SIGNAL,
 					&finalize_later, &src);
 		if (r != 0) {
-			/* The page stays out, its location as it was. */
+			/* The page stays out, its location as it was. A
+			 * corrupt page is told apart; other read errors
+			 * (logged) must not read as the write errors of
+			 * eviction. */
 			zp_frame_release((size_t)f);
 			zp_frame_push((size_t)f);
-			return r;
+			return r == -EBADMSG ? r : -ENODATA;
 		}
 		zp_count(page_ins);
 		zp_count(store_loads);
@@ -371,6 +374,9 @@ static const char *load_error(int r)
 	case -EDEADLK: return "every page frame is pinned";
 	case -ENOMEM: return "the backing store is full";
 	case -EAGAIN: return "the eviction algorithm finds no frame to evict";
+	case -EIO: return "the backing store fails to write every victim";
+	case -ENODATA: return "the backing store cannot read a page";
+	case -EBADMSG: return "a page read back from the store is corrupt";
 	default: return "the region was unmapped meanwhile";
 	}
 }

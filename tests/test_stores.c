@@ -1,0 +1,457 @@
+/*
+ * The built-in backing stores (ram, file, lz4, zstd) and their failure
+ * behaviour:
+ *   - every store keeps data through eviction and explicit page-outs:
+ *     random, text-like, zero and same-filled pages, checked against a
+ *     copy kept by the test
+ *   - the compressed stores hold same-filled pages as a word, random ones
+ *     raw, text compressed, and give all their memory back
+ *   - a failed write keeps the page resident and intact (k_mem_page_out()
+ *     gives -ENOMEM), a fault then evicts another page
+ *   - a read that fails twice is retried; one that keeps failing, or comes
+ *     back corrupt, ends the fault with SIGBUS and a message, never data
+ *   - short transfers are completed
+ *   - the store limit keeps its page for faults
+ *   - under random faults of every kind no acknowledged write is lost
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "zpt.h"
+
+#define FRAMES 32
+
+static char tmpdir[] = "/var/tmp/zpage-test-XXXXXX";
+static char file_spec[128], file_nokeep[128], file_direct[128];
+
+static const char *all_stores[8];
+static size_t nstores;
+
+static int setup_stores(void **state)
+{
+	(void)state;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(file_spec, sizeof(file_spec), "file:%s", tmpdir);
+	snprintf(file_nokeep, sizeof(file_nokeep), "file:%s,nokeep", tmpdir);
+	snprintf(file_direct, sizeof(file_direct), "file:%s,direct", tmpdir);
+	nstores = 0;
+	all_stores[nstores++] = "ram";
+	all_stores[nstores++] = "ram:backed";
+	all_stores[nstores++] = file_spec;
+	all_stores[nstores++] = file_nokeep;
+	/* O_DIRECT where the file system takes it (not tmpfs). */
+	char probe[160];
+	snprintf(probe, sizeof(probe), "%s/direct", tmpdir);
+	int fd = open(probe, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink(probe);
+		all_stores[nstores++] = file_direct;
+	}
+	all_stores[nstores++] = "lz4";
+	all_stores[nstores++] = "zstd";
+	return 0;
+}
+
+static int teardown_stores(void **state)
+{
+	(void)state;
+	rmdir(tmpdir);
+	return 0;
+}
+
+/* Page contents of four kinds, by page number: random, text-like, zeros,
+ * one repeated word. */
+static void make_page(uint8_t *p, uint64_t seed, size_t page)
+{
+	switch (page % 4) {
+	case 0:
+		zpt_fill(p, seed, page);
+		break;
+	case 1:
+		for (size_t i = 0; i < ZPT_PAGE; i++)
+			p[i] = (uint8_t)"the quick brown fox jumps "[
+				(i + page + seed) % 26];
+		break;
+	case 2:
+		memset(p, 0, ZPT_PAGE);
+		break;
+	default:
+		for (size_t i = 0; i < ZPT_PAGE / 8; i++)
+			((uint64_t *)p)[i] = seed * 1000 + page;
+	}
+}
+
+struct model {
+	uint8_t *mem;  /* library memory */
+	uint8_t *copy; /* what it must hold */
+	size_t pages;
+};
+
+static void model_map(struct model *m, size_t pages, uint64_t seed)
+{
+	m->pages = pages;
+	m->mem = k_mem_map(pages * ZPT_PAGE, K_MEM_PERM_RW);
+	m->copy = malloc(pages * ZPT_PAGE);
+	assert_non_null(m->mem);
+	assert_non_null(m->copy);
+	for (size_t p = 0; p < pages; p++) {
+		make_page(m->copy + p * ZPT_PAGE, seed, p);
+		memcpy(m->mem + p * ZPT_PAGE, m->copy + p * ZPT_PAGE, ZPT_PAGE);
+	}
+}
+
+/* Pages that differ from the copy. */
+static size_t model_diff(const struct model *m)
+{
+	size_t bad = 0;
+
+	for (size_t p = 0; p < m->pages; p++)
+		bad += memcmp(m->mem + p * ZPT_PAGE, m->copy + p * ZPT_PAGE,
+			      ZPT_PAGE) != 0;
+	return bad;
+}
+
+static void model_unmap(struct model *m)
+{
+	k_mem_unmap(m->mem, m->pages * ZPT_PAGE);
+	free(m->copy);
+}
+
+/* Random reads and writes (a word per touch), random page-outs, whatever
+ * they return. */
+static void model_churn(struct model *m, int ops, uint64_t seed)
+{
+	uint64_t x = seed | 1;
+
+	for (int i = 0; i < ops; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t p = (size_t)(x >> 20) % m->pages;
+		size_t w = (size_t)(x >> 8) % (ZPT_PAGE / 8);
+		uint64_t *mem = (uint64_t *)(m->mem + p * ZPT_PAGE);
+		uint64_t *copy = (uint64_t *)(m->copy + p * ZPT_PAGE);
+		if (i % 16 == 0)
+			(void)k_mem_page_out(mem, ZPT_PAGE);
+		else if (i % 2 == 0)
+			mem[w] = copy[w] = x;
+		else
+			assert_true(mem[w] == copy[w]);
+	}
+}
+
+static void stores_keep_data(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct model m;
+		zpt_start_simple(FRAMES, NULL, all_stores[s]);
+		model_map(&m, 4 * FRAMES, s + 1);
+		model_churn(&m, 20000, s + 7);
+		assert_int_equal(model_diff(&m), 0);
+		/* Everything out, everything back. */
+		assert_int_equal(k_mem_page_out(m.mem, m.pages * ZPT_PAGE), 0);
+		assert_int_equal(model_diff(&m), 0);
+		struct zpage_counters c = zpt_counters();
+		assert_true(c.page_outs >= 3 * FRAMES);
+		assert_int_equal(c.store_write_errors + c.store_read_errors, 0);
+		model_unmap(&m);
+		struct zpage_store_stats st;
+		assert_int_equal(zpage_store_stats_get(&st), 0);
+		assert_int_equal(st.locations, 0);
+		assert_int_equal(st.bytes_charged, 0);
+		zpage_shutdown();
+	}
+}
+
+static void compressed_kinds(const char *store)
+{
+	struct model m;
+	struct zpage_store_stats st;
+	size_t pages = FRAMES; /* all fit: reading them back evicts none */
+
+	zpt_start_simple(FRAMES, NULL, store);
+	model_map(&m, pages, 3);
+	assert_int_equal(k_mem_page_out(m.mem, pages * ZPT_PAGE), 0);
+	assert_int_equal(zpage_store_stats_get(&st), 0);
+	assert_string_equal(st.name, store);
+	/* A quarter each: random (raw), text (compressed), zeros and one
+	 * word (same-filled). */
+	assert_int_equal(st.locations, pages);
+	assert_int_equal(st.same_filled, pages / 2);
+	assert_int_equal(st.raw, pages / 4);
+	assert_int_equal(st.compressed, pages / 4);
+	assert_int_equal(st.compressions, pages / 2);
+	/* Raw pages take a page; text takes little. */
+	assert_true(st.payload_bytes >= pages / 4 * ZPT_PAGE);
+	assert_true(st.payload_bytes < pages / 4 * ZPT_PAGE + pages / 4 * 512);
+	assert_int_equal(st.bytes_charged, st.payload_bytes);
+	assert_int_equal(model_diff(&m), 0);
+	assert_int_equal(zpage_store_stats_get(&st), 0);
+	assert_int_equal(st.decompressions, pages / 4);
+	assert_int_equal(st.locations, 0);
+	assert_int_equal(st.payload_bytes, 0);
+	assert_int_equal(st.bytes_charged, 0);
+	model_unmap(&m);
+	zpage_shutdown();
+}
+
+static void compressed_stores_hold_pages_by_kind(void **state)
+{
+	(void)state;
+	compressed_kinds("lz4");
+	compressed_kinds("zstd");
+}
+
+static void write_failure_keeps_page(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct model m;
+		zpt_start_simple(FRAMES, NULL, all_stores[s]);
+		model_map(&m, 4, 5); /* random, text, zero, word */
+		assert_int_equal(zpage_store_faults_set("write:enospc"), 0);
+		/* Every page was written: each page-out must be refused. */
+		assert_int_equal(k_mem_page_out(m.mem, 4 * ZPT_PAGE), -ENOMEM);
+		struct zpage_counters c = zpt_counters();
+		assert_true(c.store_write_errors >= 1);
+		assert_int_equal(c.page_outs, 0);
+		assert_int_equal(model_diff(&m), 0);
+		assert_int_equal(zpage_store_faults_set(NULL), 0);
+		assert_int_equal(k_mem_page_out(m.mem, 4 * ZPT_PAGE), 0);
+		assert_int_equal(model_diff(&m), 0);
+		model_unmap(&m);
+		zpage_shutdown();
+	}
+}
+
+/* With a third of the writes failing, faults evict other pages. */
+static void faults_survive_write_failures(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct model m;
+		zpt_start_simple(FRAMES, NULL, all_stores[s]);
+		model_map(&m, 4 * FRAMES, 11);
+		assert_int_equal(zpage_store_faults_set("write:eio@0.3"), 0);
+		model_churn(&m, 10000, 3);
+		assert_true(zpt_counters().store_write_errors > 0);
+		assert_int_equal(model_diff(&m), 0);
+		assert_int_equal(zpage_store_faults_set(NULL), 0);
+		model_unmap(&m);
+		zpage_shutdown();
+	}
+}
+
+static void read_errors_are_retried(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct model m;
+		zpt_start_simple(FRAMES, NULL, all_stores[s]);
+		model_map(&m, 4, 13);
+		assert_int_equal(k_mem_page_out(m.mem, 4 * ZPT_PAGE), 0);
+		/* Two failures, then the third try reads. */
+		assert_int_equal(zpage_store_faults_set("read:etimedout*2"), 0);
+		assert_int_equal(model_diff(&m), 0);
+		struct zpage_counters c = zpt_counters();
+		assert_int_equal(c.store_read_errors, 2);
+		assert_int_equal(c.store_read_failures, 0);
+		assert_int_equal(zpage_store_faults_set(NULL), 0);
+		model_unmap(&m);
+		zpage_shutdown();
+	}
+}
+
+static void short_transfers_complete(void **state)
+{
+	(void)state;
+	struct model m;
+
+	zpt_start_simple(FRAMES, NULL, file_spec);
+	model_map(&m, 4 * FRAMES, 17);
+	assert_int_equal(zpage_store_faults_set("any:short@0.5"), 0);
+	model_churn(&m, 10000, 5);
+	assert_int_equal(model_diff(&m), 0);
+	assert_int_equal(zpage_store_faults_set(NULL), 0);
+	assert_int_equal(zpt_counters().store_write_errors, 0);
+	model_unmap(&m);
+	zpage_shutdown();
+}
+
+struct bad_read {
+	const char *store;
+	const char *faults;
+};
+
+/* Page a page out, make reads fail, touch it: must die by SIGBUS. */
+static void child_bad_read(void *arg)
+{
+	const struct bad_read *b = arg;
+	struct model m;
+
+	zpt_child_prepare();
+	setenv("ZPAGE_DEBUG", "1", 1);
+	struct zpage_config c = { .frames = FRAMES, .backing_store = b->store,
+				  .evictor = -1 };
+	ZPT_CHILD_REQUIRE(zpage_init(&c) == 0);
+	model_map(&m, 4, 19);
+	ZPT_CHILD_REQUIRE(k_mem_page_out(m.mem, 4 * ZPT_PAGE) == 0);
+	ZPT_CHILD_REQUIRE(zpage_store_faults_set(b->faults) == 0);
+	/* Never wrong data: either SIGBUS, or (a bug) a mismatch. */
+	ZPT_CHILD_REQUIRE(memcmp(m.mem, m.copy, ZPT_PAGE) == 0);
+	_exit(3);
+}
+
+static void failed_reads_end_in_sigbus(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct bad_read b = { all_stores[s], "read:eio" };
+		zpt_expect_death(child_bad_read, &b, SIGBUS,
+				 "backing store cannot read the page");
+	}
+}
+
+static void corrupt_pages_end_in_sigbus(void **state)
+{
+	(void)state;
+	/* Every store but ram (whose pages never leave memory) checks. */
+	for (size_t s = 0; s < nstores; s++) {
+		if (strncmp(all_stores[s], "ram", 3) == 0)
+			continue;
+		struct bad_read b = { all_stores[s], "read:corrupt" };
+		zpt_expect_death(child_bad_read, &b, SIGBUS, "checksum mismatch");
+	}
+}
+
+/* A limit of 8 pages: 7 explicit page-outs, the 8th is refused, and a
+ * fault may still use it. Random pages: the compressed stores hold them
+ * raw, a page each. */
+static void limit_keeps_a_page_for_faults(void **state)
+{
+	(void)state;
+	const char *stores[] = { "ram", file_spec, "lz4", "zstd" };
+
+	for (size_t s = 0; s < 4; s++) {
+		struct zpage_config c = { .frames = 8, .backing_store = stores[s],
+					  .store_limit = 8 * ZPT_PAGE,
+					  .evictor = -1 };
+		zpt_start(&c);
+		uint8_t *mem = k_mem_map(16 * ZPT_PAGE, K_MEM_PERM_RW);
+		assert_non_null(mem);
+		for (size_t p = 0; p < 8; p++)
+			zpt_fill(mem + p * ZPT_PAGE, 23, p);
+		for (size_t p = 0; p < 7; p++)
+			assert_int_equal(k_mem_page_out(mem + p * ZPT_PAGE,
+							ZPT_PAGE), 0);
+		assert_int_equal(k_mem_page_out(mem + 7 * ZPT_PAGE, ZPT_PAGE),
+				 -ENOMEM);
+		/* 7 frames free: 7 new pages, then one that evicts. */
+		for (size_t p = 8; p < 16; p++)
+			zpt_fill(mem + p * ZPT_PAGE, 23, p);
+		struct zpage_store_stats st;
+		assert_int_equal(zpage_store_stats_get(&st), 0);
+		assert_int_equal(st.locations, 8);
+		assert_int_equal(st.bytes_charged, 8 * ZPT_PAGE);
+		/* The store is full now, fault reserve included: page 0
+		 * could not come back in. */
+		assert_true(zpt_check(mem + 15 * ZPT_PAGE, 23, 15));
+		k_mem_unmap(mem, 16 * ZPT_PAGE);
+		zpage_shutdown();
+	}
+}
+
+/* Errors of every kind at random; reads fail rarely enough (1%, 3 tries)
+ * that no fault gives up. */
+static void no_acknowledged_write_is_lost(void **state)
+{
+	(void)state;
+	for (size_t s = 0; s < nstores; s++) {
+		struct model m;
+		zpt_start_simple(FRAMES, NULL, all_stores[s]);
+		model_map(&m, 4 * FRAMES, 29);
+		assert_int_equal(zpage_store_faults_set(
+					 "write:eio@0.1,write:enospc@0.05,"
+					 "any:short@0.2,read:etimedout@0.01"),
+				 0);
+		model_churn(&m, 30000, 31);
+		assert_int_equal(zpage_store_faults_set(NULL), 0);
+		assert_int_equal(model_diff(&m), 0);
+		assert_int_equal(k_mem_page_out(m.mem, m.pages * ZPT_PAGE), 0);
+		assert_int_equal(model_diff(&m), 0);
+		assert_int_equal(zpt_counters().store_read_failures, 0);
+		model_unmap(&m);
+		zpage_shutdown();
+	}
+}
+
+static void bad_specs_are_refused(void **state)
+{
+	(void)state;
+	const char *bad[] = { "write", "write:bogus", "scan:eio", "read:eio@2",
+			      "write:corrupt", "read:eio*", "read:eio#3" };
+
+	zpt_start_simple(FRAMES, NULL, "ram");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(zpage_store_faults_set(bad[i]), -EINVAL);
+	assert_int_equal(zpage_store_faults_set("read:eio@0.5+3*2,any:short"), 0);
+	assert_int_equal(zpage_store_faults_set(""), 0);
+	zpage_shutdown();
+
+	/* A file with contents is never overwritten; a missing directory is
+	 * an error at start. */
+	char path[160];
+	snprintf(path, sizeof(path), "%s/data", tmpdir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("precious", f);
+	fclose(f);
+	char spec[200];
+	snprintf(spec, sizeof(spec), "file:%s", path);
+	struct zpage_config c = { .frames = FRAMES, .backing_store = spec };
+	assert_int_equal(zpage_init(&c), -EEXIST);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 8);
+	unlink(path);
+	/* An empty named file is used. */
+	assert_int_equal(zpage_init(&c), 0);
+	zpage_shutdown();
+	unlink(path);
+	snprintf(spec, sizeof(spec), "file:%s/no/such/dir", tmpdir);
+	assert_int_equal(zpage_init(&c), -ENOENT);
+	c.backing_store = "zstd:99";
+	assert_int_equal(zpage_init(&c), -EINVAL);
+	c.backing_store = "lz4:0";
+	assert_int_equal(zpage_init(&c), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(stores_keep_data, zpt_teardown),
+		cmocka_unit_test_teardown(compressed_stores_hold_pages_by_kind,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(write_failure_keeps_page, zpt_teardown),
+		cmocka_unit_test_teardown(faults_survive_write_failures,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(read_errors_are_retried, zpt_teardown),
+		cmocka_unit_test_teardown(short_transfers_complete, zpt_teardown),
+		cmocka_unit_test(failed_reads_end_in_sigbus),
+		cmocka_unit_test(corrupt_pages_end_in_sigbus),
+		cmocka_unit_test_teardown(limit_keeps_a_page_for_faults,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(no_acknowledged_write_is_lost,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(bad_specs_are_refused, zpt_teardown),
+	};
+	return cmocka_run_group_tests(tests, setup_stores, teardown_stores);
+}
