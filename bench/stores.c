@@ -472,6 +472,18 @@ static double zram_ratio(void)
 	return n == 3 && used > 0 ? (double)orig / (double)used : 0;
 }
 
+static size_t resident_pages(uint8_t *mem)
+{
+	unsigned char *vec = malloc(pages);
+	size_t n = 0;
+
+	if (vec != NULL && mincore(mem, pages * PAGE, vec) == 0)
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
 static struct cell kernel_cell(const char *kind, const uint8_t *data,
 			       const size_t *order, int nthreads)
 {
@@ -488,18 +500,15 @@ static struct cell kernel_cell(const char *kind, const uint8_t *data,
 	/* Swap to a file writes asynchronously: the pages are gone once the
 	 * writes are done and reclaim looks again. That time counts. */
 	if (strcmp(kind, "file") == 0) {
-		while (writeback_kib() > 0)
-			usleep(1000);
-		reclaim_swap_cache();
+		for (int i = 0; i < 50 && resident_pages(mem) > pages / 200; i++) {
+			while (writeback_kib() > 0)
+				usleep(1000);
+			reclaim_swap_cache();
+		}
 		c.out.pages_per_s = (double)pages / ((double)(now_ns() - t0) * 1e-9);
 	}
 	/* Whether they really went: a page still resident was not paged. */
-	unsigned char *vec = malloc(pages);
-	size_t resident = 0;
-	if (vec != NULL && mincore(mem, pages * PAGE, vec) == 0)
-		for (size_t i = 0; i < pages; i++)
-			resident += vec[i] & 1;
-	free(vec);
+	size_t resident = resident_pages(mem);
 	if (strcmp(kind, "zram") == 0)
 		c.ratio = zram_ratio();
 	c.in = timed(KERNEL, mem, order, nthreads, false);
