@@ -182,7 +182,8 @@ struct zpage_counters {
 	                                   in the global eviction statistics,
 	                                   in no thread's */
 	unsigned long store_read_errors;  /**< store reads that failed (each
-	                                   try; a read is tried 3 times) */
+	                                   try; a read is tried 4 times,
+	                                   1, 10 and 100 ms apart) */
 	unsigned long store_write_errors; /**< store writes that failed: the
 	                                   page stayed resident, intact */
 	unsigned long store_read_failures; /**< reads given up after the
@@ -222,7 +223,8 @@ int zpage_store_stats_get(struct zpage_store_stats *stats);
  * page checksum must catch). @P: probability per matching I/O (default
  * 1), +SKIP: let that many through first, *COUNT: at most that many faults.
  * A failed page-out leaves the page resident and intact (k_mem_page_out()
- * gives -ENOMEM); a read failing 3 times ends the fault with SIGBUS.
+ * gives -ENOMEM); a read failing 4 times (over 0.1 s) ends the fault
+ * with SIGBUS.
  * Call it while no paging is in progress.
  *
  * @param spec the rules, or NULL / "" for none

@@ -20,7 +20,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "zpt.h"
 
@@ -29,8 +35,165 @@
 static char tmpdir[] = "/var/tmp/zpage-test-XXXXXX";
 static char file_spec[128], file_nokeep[128], file_direct[128];
 
-static const char *all_stores[8];
+static const char *all_stores[12];
 static size_t nstores;
+
+/* Real servers on 127.0.0.1 for the remote stores, where installed
+ * (.ci/run installs them). */
+struct server {
+	pid_t pid;
+	int port;
+};
+static struct server redis, memcache, cluster[3];
+static char redis_spec[64], memcached_spec[64], cluster_spec[64];
+
+static bool port_answers(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A port nothing listens on, from a range of this process's own. */
+static int free_port(void)
+{
+	static int next;
+
+	if (next == 0)
+		next = 20000 + (int)(getpid() % 20000);
+	while (port_answers(next))
+		next++;
+	return next++;
+}
+
+/* Start argv (its port at %d in the arguments) and wait until it
+ * listens; pid 0 if it cannot run here. */
+static struct server start_server(const char *prog, const char *const args[])
+{
+	struct server sv = { 0, free_port() };
+	char port[16], *argv[24];
+	int n = 0;
+
+	snprintf(port, sizeof(port), "%d", sv.port);
+	argv[n++] = (char *)prog;
+	for (int i = 0; args[i] != NULL && n < 22; i++)
+		argv[n++] = strcmp(args[i], "PORT") == 0 ? port : (char *)args[i];
+	argv[n] = NULL;
+	sv.pid = fork();
+	if (sv.pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execvp(prog, argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && sv.pid > 0; i++) {
+		if (port_answers(sv.port))
+			return sv;
+		int st;
+		if (waitpid(sv.pid, &st, WNOHANG) == sv.pid)
+			break;
+		zpt_sleep_ms(10);
+	}
+	if (sv.pid > 0) {
+		kill(sv.pid, SIGKILL);
+		waitpid(sv.pid, NULL, 0);
+	}
+	fprintf(stderr, "note: %s does not start here: its store is not "
+		"tested\n", prog);
+	sv.pid = 0;
+	return sv;
+}
+
+static void stop_server(struct server *sv)
+{
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGTERM);
+		waitpid(sv->pid, NULL, 0);
+	}
+	sv->pid = 0;
+}
+
+/* Run a command line; its exit status. */
+static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int shell(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void start_servers(void)
+{
+	static const char *const redis_args[] = { "--port", "PORT", "--save", "",
+		"--appendonly", "no", "--bind", "127.0.0.1", NULL };
+	static const char *const mc_args[] = { "-p", "PORT", "-U", "0", "-l",
+		"127.0.0.1", "-m", "256", "-M", "-u", "nobody", NULL };
+	static const char *const node_args[] = { "--port", "PORT", "--save", "",
+		"--appendonly", "no", "--bind", "127.0.0.1", "--cluster-enabled",
+		"yes", "--cluster-config-file", NULL, NULL };
+
+	redis = start_server("redis-server", redis_args);
+	if (redis.pid > 0) {
+		snprintf(redis_spec, sizeof(redis_spec), "redis://127.0.0.1:%d",
+			 redis.port);
+		all_stores[nstores++] = redis_spec;
+	}
+	memcache = start_server("memcached", mc_args);
+	if (memcache.pid > 0) {
+		snprintf(memcached_spec, sizeof(memcached_spec),
+			 "memcached://127.0.0.1:%d/zpt:", memcache.port);
+		all_stores[nstores++] = memcached_spec;
+	}
+	/* A three-node cluster, each node with a third of the slots. */
+	char conf[3][160];
+	const char *args[16];
+	memcpy(args, node_args, sizeof(node_args));
+	for (int i = 0; i < 3 && redis.pid > 0; i++) {
+		snprintf(conf[i], sizeof(conf[i]), "%s/nodes-%d.conf", tmpdir, i);
+		args[11] = conf[i];
+		cluster[i] = start_server("redis-server", args);
+	}
+	if (cluster[0].pid > 0 && cluster[1].pid > 0 && cluster[2].pid > 0 &&
+	    shell("redis-cli --cluster create 127.0.0.1:%d 127.0.0.1:%d "
+		  "127.0.0.1:%d --cluster-replicas 0 --cluster-yes "
+		  ">/dev/null 2>&1", cluster[0].port, cluster[1].port,
+		  cluster[2].port) == 0) {
+		for (int i = 0; i < 100; i++) {
+			if (shell("redis-cli -p %d cluster info 2>/dev/null | "
+				  "grep -q cluster_state:ok", cluster[0].port) == 0) {
+				snprintf(cluster_spec, sizeof(cluster_spec),
+					 "redis://127.0.0.1:%d/c:", cluster[0].port);
+				break;
+			}
+			zpt_sleep_ms(50);
+		}
+	}
+	if (cluster_spec[0] == '\0')
+		fprintf(stderr, "note: no redis cluster here: not tested\n");
+}
+
+static void stop_servers(void)
+{
+	stop_server(&redis);
+	stop_server(&memcache);
+	for (int i = 0; i < 3; i++) {
+		stop_server(&cluster[i]);
+		char conf[160];
+		snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", tmpdir, i);
+		unlink(conf);
+	}
+}
 
 static int setup_stores(void **state)
 {
@@ -56,12 +219,14 @@ static int setup_stores(void **state)
 	}
 	all_stores[nstores++] = "lz4";
 	all_stores[nstores++] = "zstd";
+	start_servers();
 	return 0;
 }
 
 static int teardown_stores(void **state)
 {
 	(void)state;
+	stop_servers();
 	rmdir(tmpdir);
 	return 0;
 }
@@ -369,7 +534,7 @@ static void limit_keeps_a_page_for_faults(void **state)
 	}
 }
 
-/* Errors of every kind at random; reads fail rarely enough (1%, 3 tries)
+/* Errors of every kind at random; reads fail rarely enough (1%, 4 tries)
  * that no fault gives up. */
 static void no_acknowledged_write_is_lost(void **state)
 {
@@ -434,6 +599,90 @@ static void bad_specs_are_refused(void **state)
 	assert_int_equal(zpage_init(&c), -EINVAL);
 }
 
+/* Keys in a redis server (DBSIZE). */
+static long redis_keys(int port)
+{
+	char cmd[96];
+	long n = -1;
+
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d dbsize", port);
+	FILE *f = popen(cmd, "r");
+	if (f != NULL && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f != NULL)
+		pclose(f);
+	return n;
+}
+
+/* The cluster's nodes each get a share of the pages (MOVED followed),
+ * and every key goes at shutdown. */
+static void redis_cluster_spreads_pages(void **state)
+{
+	(void)state;
+	if (cluster_spec[0] == '\0')
+		skip();
+	struct model m;
+	zpt_start_simple(FRAMES, NULL, cluster_spec);
+	model_map(&m, 4 * FRAMES, 37);
+	model_churn(&m, 5000, 41);
+	assert_int_equal(k_mem_page_out(m.mem, m.pages * ZPT_PAGE), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(redis_keys(cluster[i].port) > 4 * FRAMES / 10);
+	assert_int_equal(model_diff(&m), 0);
+	model_unmap(&m);
+	zpage_shutdown();
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(redis_keys(cluster[i].port), 0);
+}
+
+/* The server drops every connection: the store reconnects, nothing is
+ * lost. */
+static void redis_reconnects(void **state)
+{
+	(void)state;
+	if (redis.pid == 0)
+		skip();
+	struct model m;
+	/* Children of the death tests left theirs. */
+	long before = redis_keys(redis.port);
+	zpt_start_simple(FRAMES, NULL, redis_spec);
+	model_map(&m, 4 * FRAMES, 43);
+	assert_int_equal(k_mem_page_out(m.mem, m.pages * ZPT_PAGE), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(shell("redis-cli -p %d client kill type normal "
+				       ">/dev/null", redis.port), 0);
+		model_churn(&m, 2000, (uint64_t)round + 47);
+	}
+	assert_int_equal(model_diff(&m), 0);
+	struct zpage_counters c = zpt_counters();
+	assert_true(c.store_read_errors + c.store_write_errors >= 1);
+	assert_int_equal(c.store_read_failures, 0);
+	model_unmap(&m);
+	zpage_shutdown();
+	assert_int_equal(redis_keys(redis.port), before);
+}
+
+/* A server that is not there: start-up fails with a message. */
+static void remote_store_absent(void **state)
+{
+	(void)state;
+	char spec[64];
+	int port = free_port();
+
+	snprintf(spec, sizeof(spec), "redis://127.0.0.1:%d", port);
+	struct zpage_config c = { .frames = FRAMES, .backing_store = spec };
+	if (redis.pid > 0)
+		assert_int_equal(zpage_init(&c), -ECONNREFUSED);
+	snprintf(spec, sizeof(spec), "memcached://127.0.0.1:%d", port);
+	if (memcache.pid > 0)
+		assert_int_equal(zpage_init(&c), -ECONNREFUSED);
+	c.backing_store = "redis://127.0.0.1:99999";
+	if (redis.pid > 0)
+		assert_int_equal(zpage_init(&c), -EINVAL);
+	if (redis.pid == 0 && memcache.pid == 0)
+		skip();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +701,10 @@ int main(void)
 		cmocka_unit_test_teardown(no_acknowledged_write_is_lost,
 					  zpt_teardown),
 		cmocka_unit_test_teardown(bad_specs_are_refused, zpt_teardown),
+		cmocka_unit_test_teardown(redis_cluster_spreads_pages,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(redis_reconnects, zpt_teardown),
+		cmocka_unit_test_teardown(remote_store_absent, zpt_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup_stores, teardown_stores);
 }

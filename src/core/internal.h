@@ -545,6 +545,12 @@ extern const struct zp_store_ops zp_store_lz4 ZP_HIDDEN;
 #ifdef ZPAGE_HAVE_ZSTD
 extern const struct zp_store_ops zp_store_zstd ZP_HIDDEN;
 #endif
+#ifdef ZPAGE_HAVE_HIREDIS
+extern const struct zp_store_ops zp_store_redis ZP_HIDDEN;
+#endif
+#ifdef ZPAGE_HAVE_MEMCACHED
+extern const struct zp_store_ops zp_store_memcached ZP_HIDDEN;
+#endif
 
 /* Check a name and a store specification (with its options); messages
  * name where they came from. */

@@ -133,17 +133,24 @@ void zp_loc_finalize(struct z_page_frame *pf, uintptr_t loc)
 	}
 }
 
-/* A failed read is tried again: a remote store may reconnect, a flaky
- * device may answer the second time. A corrupt page stays corrupt, but
- * whether it was the transfer or the copy cannot be told apart. */
-#define READ_TRIES 3
+/* A failed read is tried again, after 1, 10 and 100 ms: a remote store
+ * may reconnect meanwhile, a flaky device may answer the next time. A
+ * corrupt page stays corrupt, but a corrupted transfer cannot be told
+ * from a corrupted copy. */
+#define READ_TRIES 4
 
 int zp_store_read(const struct zp_store_ops *store, uintptr_t loc,
 		  void *scratch, const void **page)
 {
 	int r = 0;
+	uint32_t never = 0;
+	int64_t pause_ns = 1000000;
 
 	for (int i = 0; i < READ_TRIES; i++) {
+		if (i > 0) {
+			zp_port_sleep_on(&never, 0, pause_ns);
+			pause_ns *= 10;
+		}
 		r = store->read_page(loc, scratch, page);
 		if (r == 0)
 			return 0;
@@ -153,7 +160,8 @@ int zp_store_read(const struct zp_store_ops *store, uintptr_t loc,
 	zp_error("backing store %s: reading location %#lx failed %d times, "
 		 "last with error %d (%s)", store->name, (unsigned long)loc,
 		 READ_TRIES, r, r == -EBADMSG ? "checksum mismatch"
-						: "see above");
+			       : r == -ENODATA ? "the store does not have it"
+					       : "see above");
 	return r;
 }
 

@@ -18,6 +18,12 @@ static const struct zp_store_ops *const stores[] = {
 #ifdef ZPAGE_HAVE_ZSTD
 	&zp_store_zstd,
 #endif
+#ifdef ZPAGE_HAVE_HIREDIS
+	&zp_store_redis,
+#endif
+#ifdef ZPAGE_HAVE_MEMCACHED
+	&zp_store_memcached,
+#endif
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
