@@ -176,19 +176,14 @@ static bool needs_location(const struct zp_victim *v)
 	return v->dirty || z_page_frame_is_backed(&z_page_frames[pte_frame(v->pte)]);
 }
 
-/* Write victim v to loc through a native store. If that fails the page
+/* A native store could not write victim v to loc (error r): the page
  * stays resident and dirty; loc may hold part of it, so it is given up,
  * with the clean copy it was. */
-static bool write_native(const struct zp_store_ops *native,
-			 struct zp_victim *v, uintptr_t loc, const void *data)
+static void write_failed(const struct zp_store_ops *native,
+			 struct zp_victim *v, uintptr_t loc, int r)
 {
-	uint64_t t0 = zp_port_now_ns();
-	int r = native->write_page(loc, data);
-
-	zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
-	if (zp_likely(r == 0))
-		return true;
 	size_t f = pte_frame(v->pte);
+
 	zp_count(store_write_errors);
 	zp_debug("backing store %s cannot write location %#lx (error %d): "
 		 "page %p stays resident", native->name, (unsigned long)loc, r,
@@ -199,7 +194,42 @@ static bool write_native(const struct zp_store_ops *native,
 	z_page_frame_clear(&z_page_frames[f], Z_PAGE_FRAME_BACKED);
 	zp.frame_location[f] = 0;
 	v->result = -EIO;
-	return false;
+}
+
+/* Write the dirty victims of v[0..m) that got a location through a native
+ * store: all at once where it can have several writes in flight. */
+static void write_native(const struct zp_store_ops *native,
+			 struct zp_victim *v, size_t m, const uintptr_t *loc,
+			 uint8_t *const *data)
+{
+	uintptr_t bl[ZP_BATCH_MAX];
+	const void *bd[ZP_BATCH_MAX];
+	int br[ZP_BATCH_MAX];
+	size_t who[ZP_BATCH_MAX], n = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		if (v[i].result < 0 || !v[i].dirty)
+			continue;
+		bl[n] = loc[i];
+		bd[n] = data[i];
+		who[n++] = i;
+	}
+	if (n == 0)
+		return;
+	uint64_t t0 = zp_port_now_ns();
+	if (native->write_pages != NULL && n > 1) {
+		native->write_pages(bl, bd, n, br);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			br[k] = native->write_page(bl[k], bd[k]);
+	}
+	/* The histogram counts pages: a batch's time is shared out. */
+	uint64_t per_page = (zp_port_now_ns() - t0) / n;
+	for (size_t k = 0; k < n; k++) {
+		zp_hist_add(ZP_HIST_PAGE_OUT, per_page);
+		if (zp_unlikely(br[k] != 0))
+			write_failed(native, &v[who[k]], bl[k], br[k]);
+	}
 }
 
 /* Write out the victims v[0..m), whose bytes are at data[i] (dirty ones),
@@ -232,6 +262,8 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 		}
 	}
 	zp_unlock(&zp.store_lock);
+	if (native != NULL)
+		write_native(native, v, m, loc, data);
 
 	for (size_t i = 0; i < m; i++) {
 		size_t f = pte_frame(v[i].pte);
@@ -247,12 +279,8 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 		if (loc[i] & (ZP_PAGE_SIZE - 1))
 			zp_fatal("backing store returned location %#lx, which is "
 				 "not page-aligned", (unsigned long)loc[i]);
-		if (v[i].dirty) {
-			if (native != NULL &&
-			    !write_native(native, &v[i], loc[i], data[i]))
-				continue;
+		if (v[i].dirty)
 			zp_count(page_outs);
-		}
 		v[i].pte = pte_out(v[i].pte, loc[i]) | lock;
 	}
 }

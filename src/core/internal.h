@@ -497,6 +497,10 @@ struct zp_store_ops {
 	 * into scratch, valid until loc is freed or written. */
 	int (*read_page)(uintptr_t loc, void *scratch, const void **page);
 	int (*write_page)(uintptr_t loc, const void *data);
+	/* Optional: write n pages at once (several in flight), result[i]
+	 * as write_page's for each. */
+	void (*write_pages)(const uintptr_t *loc, const void *const *data,
+			    size_t n, int *result);
 	/* Optional: loc holds nothing any more (under zp.store_lock). */
 	void (*discard)(uintptr_t loc);
 	/* Optional: the store's own figures (compression). */
