@@ -19,7 +19,9 @@
  *                         ram (default; ram:backed keeps clean copies),
  *                         file:PATH[,direct][,nokeep] (a directory, an
  *                         empty file or a block device), lz4[:ACCEL] and
- *                         zstd[:LEVEL] (compressed memory)
+ *                         zstd[:LEVEL] (compressed memory),
+ *                         redis://HOST:PORT[/PREFIX] (a server or cluster),
+ *                         memcached://HOST:PORT[/PREFIX]
  *   ZPAGE_STORE_LIMIT     largest store size, bytes with optional K/M/G/T
  *                         suffix (for lz4/zstd: memory the compressed
  *                         pages take), 0 = unlimited (default)
@@ -194,7 +196,8 @@ void zpage_counters_get(struct zpage_counters *counters);
 
 /** What the backing store holds now (built-in stores). */
 struct zpage_store_stats {
-	const char *name;          /**< "ram", "file", "lz4", "zstd" */
+	const char *name;          /**< "ram", "file", "lz4", "zstd", "redis",
+	                                "memcached" */
 	size_t locations;          /**< slots holding a page or clean copy */
 	size_t bytes_charged;      /**< counted against ZPAGE_STORE_LIMIT */
 	size_t limit;              /**< bytes, 0 = none */

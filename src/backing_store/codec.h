@@ -32,4 +32,15 @@ int zp_zmem_write_page(uintptr_t loc, const void *data) ZP_HIDDEN;
 void zp_zmem_discard(uintptr_t loc) ZP_HIDDEN;
 void zp_zmem_stats(struct zpage_store_stats *s) ZP_HIDDEN;
 
+/* A compressed-memory store named name whose configure function (which
+ * passes its codec to zp_zmem_configure) is configure_fn. */
+#define ZP_ZMEM_STORE(store_name, configure_fn)                               \
+	{                                                                     \
+		.name = store_name, .configure = configure_fn,                \
+		.open = zp_zmem_open, .close = zp_zmem_close,                 \
+		.read_page = zp_zmem_read_page,                               \
+		.write_page = zp_zmem_write_page,                             \
+		.discard = zp_zmem_discard, .stats = zp_zmem_stats,           \
+	}
+
 #endif /* ZP_CODEC_H */

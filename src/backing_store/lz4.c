@@ -61,13 +61,4 @@ static int configure(const char *arg)
 	return zp_zmem_configure(&codec, arg);
 }
 
-const struct zp_store_ops zp_store_lz4 = {
-	.name = "lz4",
-	.configure = configure,
-	.open = zp_zmem_open,
-	.close = zp_zmem_close,
-	.read_page = zp_zmem_read_page,
-	.write_page = zp_zmem_write_page,
-	.discard = zp_zmem_discard,
-	.stats = zp_zmem_stats,
-};
+const struct zp_store_ops zp_store_lz4 = ZP_ZMEM_STORE("lz4", configure);

@@ -152,12 +152,5 @@ static int mc_open(size_t slots)
 	return zp_remote_open(&remote, slots);
 }
 
-const struct zp_store_ops zp_store_memcached = {
-	.name = "memcached",
-	.configure = mc_configure,
-	.open = mc_open,
-	.close = zp_remote_close,
-	.read_page = zp_remote_read_page,
-	.write_page = zp_remote_write_page,
-	.discard = zp_remote_discard,
-};
+const struct zp_store_ops zp_store_memcached =
+	ZP_REMOTE_STORE("memcached", mc_configure, mc_open);

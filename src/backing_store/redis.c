@@ -283,12 +283,5 @@ static int redis_open(size_t slots)
 	return zp_remote_open(&remote, slots);
 }
 
-const struct zp_store_ops zp_store_redis = {
-	.name = "redis",
-	.configure = redis_configure,
-	.open = redis_open,
-	.close = zp_remote_close,
-	.read_page = zp_remote_read_page,
-	.write_page = zp_remote_write_page,
-	.discard = zp_remote_discard,
-};
+const struct zp_store_ops zp_store_redis =
+	ZP_REMOTE_STORE("redis", redis_configure, redis_open);

@@ -47,6 +47,16 @@ int zp_remote_read_page(uintptr_t loc, void *scratch, const void **page) ZP_HIDD
 int zp_remote_write_page(uintptr_t loc, const void *data) ZP_HIDDEN;
 void zp_remote_discard(uintptr_t loc) ZP_HIDDEN;
 
+/* A remote store's ops: its own configure and open, the rest shared. */
+#define ZP_REMOTE_STORE(store_name, configure_fn, open_fn)                    \
+	{                                                                     \
+		.name = store_name, .configure = configure_fn,                \
+		.open = open_fn, .close = zp_remote_close,                    \
+		.read_page = zp_remote_read_page,                             \
+		.write_page = zp_remote_write_page,                           \
+		.discard = zp_remote_discard,                                 \
+	}
+
 /* host:port[/prefix] after the scheme; defaults for what is left out.
  * The prefix names this process's keys (default "zpage:HOST:PID:"). */
 int zp_remote_parse(const char *store, const char *arg, char *host,

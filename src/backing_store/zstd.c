@@ -92,13 +92,4 @@ static int configure(const char *arg)
 	return zp_zmem_configure(&codec, arg);
 }
 
-const struct zp_store_ops zp_store_zstd = {
-	.name = "zstd",
-	.configure = configure,
-	.open = zp_zmem_open,
-	.close = zp_zmem_close,
-	.read_page = zp_zmem_read_page,
-	.write_page = zp_zmem_write_page,
-	.discard = zp_zmem_discard,
-	.stats = zp_zmem_stats,
-};
+const struct zp_store_ops zp_store_zstd = ZP_ZMEM_STORE("zstd", configure);
