@@ -708,9 +708,11 @@ int main(int argc, char **argv)
 				struct cell c = zpage_cell(stores[s], data, order, t);
 				if (c.skipped)
 					continue;
+				/* Remote stores have no kernel counterpart. */
 				bool file = strncmp(stores[s], "file", 4) == 0;
+				bool remote = s >= 5;
 				row(datas[d], stores[s], t, &c,
-				    file ? &kf : &kz,
+				    remote ? NULL : file ? &kf : &kz,
 				    file ? "kernel-file" : "kernel-zram");
 			}
 		}

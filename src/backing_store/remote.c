@@ -94,6 +94,9 @@ static void forget_some(void)
 
 #define BATCH 64
 
+/* The worker's buffers for one batch's values. */
+static uint8_t values[BATCH][ZP_REMOTE_VALUE];
+
 static void *worker_main(void *arg)
 {
 	struct zp_remote_req *batch[BATCH];
@@ -128,31 +131,46 @@ static void *worker_main(void *arg)
 			else
 				batch[m++] = batch[i];
 		}
-		for (size_t i = 0; i < m; i++)
-			batch[i]->result = 1; /* not answered yet */
+		for (size_t i = 0; i < m; i++) {
+			struct zp_remote_req *r = batch[i];
+			r->result = 1; /* not answered yet */
+			r->value = values[i];
+			if (r->op == ZP_RQ_SET) {
+				memcpy(r->value, r->page, ZP_PAGE_SIZE);
+				memcpy(r->value + ZP_PAGE_SIZE, &r->sum, 4);
+			}
+		}
 		if (m > 0 && !ops->run(batch, m)) {
 			ops->disconnect();
 			connected = false;
 		}
-		for (size_t i = 0; i < m; i++)
-			answer(batch[i], batch[i]->result == 1 ? -ECONNRESET
-							      : batch[i]->result);
+		for (size_t i = 0; i < m; i++) {
+			struct zp_remote_req *r = batch[i];
+			if (r->result == 0 && r->op == ZP_RQ_GET) {
+				memcpy(r->page, r->value, ZP_PAGE_SIZE);
+				memcpy(&r->sum, r->value + ZP_PAGE_SIZE, 4);
+			}
+			answer(r, r->result == 1 ? -ECONNRESET : r->result);
+		}
 	}
 	return NULL;
 }
 
-static int call(struct zp_remote_req *r)
+/* Hand n requests to the worker (one wake-up) and wait for them all. */
+static void call(struct zp_remote_req *r, size_t n)
 {
-	r->done = 0;
-	struct zp_remote_req *head = atomic_load(&pending);
-	do {
-		r->next = head;
-	} while (!atomic_compare_exchange_weak(&pending, &head, r));
+	for (size_t i = 0; i < n; i++) {
+		r[i].done = 0;
+		struct zp_remote_req *head = atomic_load(&pending);
+		do {
+			r[i].next = head;
+		} while (!atomic_compare_exchange_weak(&pending, &head, &r[i]));
+	}
 	__atomic_fetch_add(&kick, 1, __ATOMIC_RELEASE);
 	zp_port_wake_all(&kick);
-	while (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == 0)
-		zp_port_wait(&r->done, 0);
-	return r->result;
+	for (size_t i = 0; i < n; i++)
+		while (__atomic_load_n(&r[i].done, __ATOMIC_ACQUIRE) == 0)
+			zp_port_wait(&r[i].done, 0);
 }
 
 int zp_remote_open(const struct zp_remote_ops *o, size_t slots)
@@ -206,58 +224,79 @@ void zp_remote_close(void)
 
 int zp_remote_read_page(uintptr_t loc, void *scratch, const void **page)
 {
-	uint8_t value[ZP_REMOTE_VALUE];
 	struct zp_remote_req r = { .op = ZP_RQ_GET, .slot = loc / ZP_PAGE_SIZE,
-				   .value = value };
-	int e = call(&r);
+				   .page = scratch };
 
-	if (e != 0) {
+	call(&r, 1);
+	if (r.result != 0) {
 		zp_debug("%s store: reading slot %lu failed (error %d)",
-			 ops->name, (unsigned long)r.slot, e);
-		return e;
+			 ops->name, (unsigned long)r.slot, r.result);
+		return r.result;
 	}
-	zp_io_received(value, ZP_REMOTE_VALUE);
-	uint32_t sum;
-	memcpy(&sum, value + ZP_PAGE_SIZE, sizeof(sum));
-	if (zp_page_checksum(value) != sum) {
+	zp_io_received(scratch, ZP_PAGE_SIZE);
+	if (zp_page_checksum(scratch) != r.sum) {
 		zp_debug("%s store: slot %lu fails its checksum", ops->name,
 			 (unsigned long)r.slot);
 		return -EBADMSG;
 	}
-	memcpy(scratch, value, ZP_PAGE_SIZE);
 	*page = scratch;
 	return 0;
 }
 
-int zp_remote_write_page(uintptr_t loc, const void *data)
+/* A delete still waiting for a slot that is written again (freed, now
+ * reused) must not remove the new value. */
+static void keep_slot(uint64_t slot)
 {
-	uint8_t value[ZP_REMOTE_VALUE];
-	uint32_t sum = zp_page_checksum(data);
-	struct zp_remote_req r = { .op = ZP_RQ_SET, .slot = loc / ZP_PAGE_SIZE,
-				   .value = value };
-
-	memcpy(value, data, ZP_PAGE_SIZE);
-	memcpy(value + ZP_PAGE_SIZE, &sum, sizeof(sum));
-	/* A delete still waiting for this slot (freed, now reused) must not
-	 * remove the value about to be written. */
 	zp_lock(&forget_lock);
 	size_t n = atomic_load(&nforget);
 	for (size_t i = 0; i < n; i++)
-		if (forget[i] == r.slot) {
+		if (forget[i] == slot) {
 			forget[i] = forget[--n];
 			atomic_store(&nforget, n);
 			break;
 		}
 	zp_unlock(&forget_lock);
 	size_t top = atomic_load(&high_slot);
-	while (r.slot >= top &&
-	       !atomic_compare_exchange_weak(&high_slot, &top, r.slot + 1))
+	while (slot >= top &&
+	       !atomic_compare_exchange_weak(&high_slot, &top, slot + 1))
 		;
-	int e = call(&r);
-	if (e != 0)
-		zp_debug("%s store: writing slot %lu failed (error %d)",
-			 ops->name, (unsigned long)r.slot, e);
-	return e;
+}
+
+/* Writes go out together: the worker pipelines them. */
+void zp_remote_write_pages(const uintptr_t *loc, const void *const *data,
+			   size_t n, int *result)
+{
+	struct zp_remote_req r[BATCH];
+
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < BATCH ? n - done : BATCH;
+		for (size_t i = 0; i < m; i++) {
+			r[i] = (struct zp_remote_req){
+				.op = ZP_RQ_SET,
+				.slot = loc[done + i] / ZP_PAGE_SIZE,
+				.page = (void *)(uintptr_t)data[done + i],
+				.sum = zp_page_checksum(data[done + i]),
+			};
+			keep_slot(r[i].slot);
+		}
+		call(r, m);
+		for (size_t i = 0; i < m; i++) {
+			result[done + i] = r[i].result;
+			if (r[i].result != 0)
+				zp_debug("%s store: writing slot %lu failed "
+					 "(error %d)", ops->name,
+					 (unsigned long)r[i].slot, r[i].result);
+		}
+		done += m;
+	}
+}
+
+int zp_remote_write_page(uintptr_t loc, const void *data)
+{
+	int result;
+
+	zp_remote_write_pages(&loc, &data, 1, &result);
+	return result;
 }
 
 void zp_remote_discard(uintptr_t loc)

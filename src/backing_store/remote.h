@@ -18,7 +18,11 @@ enum zp_remote_op { ZP_RQ_GET, ZP_RQ_SET };
 struct zp_remote_req {
 	enum zp_remote_op op;
 	uint64_t slot;
-	uint8_t *value;     /* ZP_REMOTE_VALUE bytes: to send, or received */
+	void *page;         /* the page to send, or where to put it */
+	uint32_t sum;       /* its checksum: sent, or received */
+	/* The worker's own buffer for the store (ZP_REMOTE_VALUE bytes:
+	 * page, then checksum): what to send, or what was received. */
+	uint8_t *value;
 	int result;         /* 0 or -errno */
 	uint32_t done;      /* futex word: 1 when answered */
 	struct zp_remote_req *next;
@@ -45,6 +49,8 @@ void zp_remote_close(void) ZP_HIDDEN;
 /* The store functions, for a remote store's zp_store_ops. */
 int zp_remote_read_page(uintptr_t loc, void *scratch, const void **page) ZP_HIDDEN;
 int zp_remote_write_page(uintptr_t loc, const void *data) ZP_HIDDEN;
+void zp_remote_write_pages(const uintptr_t *loc, const void *const *data,
+			   size_t n, int *result) ZP_HIDDEN;
 void zp_remote_discard(uintptr_t loc) ZP_HIDDEN;
 
 /* A remote store's ops: its own configure and open, the rest shared. */
@@ -54,6 +60,7 @@ void zp_remote_discard(uintptr_t loc) ZP_HIDDEN;
 		.open = open_fn, .close = zp_remote_close,                    \
 		.read_page = zp_remote_read_page,                             \
 		.write_page = zp_remote_write_page,                           \
+		.write_pages = zp_remote_write_pages,                         \
 		.discard = zp_remote_discard,                                 \
 	}
 
