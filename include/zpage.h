@@ -228,7 +228,8 @@ int zpage_store_stats_get(struct zpage_store_stats *stats);
  * A failed page-out leaves the page resident and intact (k_mem_page_out()
  * gives -ENOMEM); a read failing 4 times (over 0.1 s) ends the fault
  * with SIGBUS.
- * Call it while no paging is in progress.
+ * Call it while no paging is in progress. The rules hold until the next
+ * call or zpage_shutdown(); at start-up ZPAGE_STORE_FAULTS sets them.
  *
  * @param spec the rules, or NULL / "" for none
  * @retval 0 set; -EINVAL a rule is malformed (message with ZPAGE_DEBUG)

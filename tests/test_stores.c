@@ -656,10 +656,15 @@ static void redis_reconnects(void **state)
 	model_map(&m, 4 * FRAMES, 43);
 	assert_int_equal(k_mem_page_out(m.mem, m.pages * ZPT_PAGE), 0);
 	for (int round = 0; round < 3; round++) {
+		/* The first reconnection is refused too: the next one,
+		 * 50 ms later, is within the reads' retries. */
+		assert_int_equal(zpage_store_faults_set("connect:econnrefused*1"),
+				 0);
 		assert_int_equal(shell("redis-cli -p %d client kill type normal "
 				       ">/dev/null", redis.port), 0);
 		model_churn(&m, 2000, (uint64_t)round + 47);
 	}
+	assert_int_equal(zpage_store_faults_set(NULL), 0);
 	assert_int_equal(model_diff(&m), 0);
 	struct zpage_counters c = zpt_counters();
 	assert_true(c.store_read_errors + c.store_write_errors >= 1);
@@ -686,6 +691,15 @@ static void remote_store_absent(void **state)
 	c.backing_store = "redis://127.0.0.1:99999";
 	if (redis.pid > 0)
 		assert_int_equal(zpage_init(&c), -EINVAL);
+	/* An injected refusal at start-up. */
+	if (redis.pid > 0) {
+		setenv("ZPAGE_STORE_FAULTS", "connect:econnrefused", 1);
+		c.backing_store = redis_spec;
+		assert_int_equal(zpage_init(&c), -ECONNREFUSED);
+		unsetenv("ZPAGE_STORE_FAULTS");
+		assert_int_equal(zpage_init(&c), 0);
+		zpage_shutdown();
+	}
 	if (redis.pid == 0 && memcache.pid == 0)
 		skip();
 }

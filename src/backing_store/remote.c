@@ -182,7 +182,10 @@ int zp_remote_open(const struct zp_remote_ops *o, size_t slots)
 	atomic_store(&stopping, false);
 	atomic_store(&nforget, 0);
 	atomic_store(&high_slot, 0);
-	int r = ops->connect();
+	size_t len = 1;
+	int r = zp_io_fault(ZP_IO_CONNECT, &len);
+	if (r == 0)
+		r = ops->connect();
 	if (r != 0) {
 		zp_error("%s store: cannot connect (error %d)", ops->name, r);
 		return r;

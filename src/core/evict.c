@@ -395,7 +395,8 @@ static size_t evict_batch(struct k_thread *t, bool fault, size_t want,
 	return kept;
 }
 
-/* Batches whose writes all failed before a fault gives up. */
+/* Batches whose writes all failed before a fault gives up: 8, over a
+ * quarter of a second. */
 #define WRITE_TRIES 8
 
 long zp_frame_for_fault(struct k_thread *t, bool fault)
@@ -417,9 +418,15 @@ long zp_frame_for_fault(struct k_thread *t, bool fault)
 			return (long)f;
 		if (err == -ENOMEM)
 			return -ENOMEM;
-		/* A write failed: that page stays, another victim may do. */
-		if (err == -EIO && ++write_failures >= WRITE_TRIES)
-			return -EIO;
+		/* A write failed: that page stays, another victim may do, a
+		 * little later (a remote store reconnects meanwhile). */
+		if (err == -EIO) {
+			if (++write_failures >= WRITE_TRIES)
+				return -EIO;
+			uint32_t never = 0;
+			zp_port_sleep_on(&never, 0, 1000000LL << write_failures);
+			continue;
+		}
 		/* Nothing usable now: every frame pinned, or all busy for a
 		 * moment (another thread may free one). Frames this thread
 		 * keeps busy for its k_mem_page_in() are let go if that lasts. */

@@ -38,6 +38,7 @@ void zp_loc_close(void)
 {
 	if (ops != NULL && ops->close != NULL)
 		ops->close();
+	(void)zp_inject_configure(NULL, NULL);
 	zp_port_table_free(free_slots, free_bytes);
 	zp_port_table_free(frame_loc, frame_loc_bytes);
 	free_slots = NULL;
