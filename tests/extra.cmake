@@ -67,6 +67,14 @@ if(TEST test_model)
   add_test(NAME test_model_clock COMMAND test_model)
   set_tests_properties(test_model_clock PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=300000;ZPAGE_EVICTION=clock")
+  # The stores under four threads: compressed memory, and a file with
+  # io_uring writes.
+  add_test(NAME test_model_lz4 COMMAND test_model)
+  set_tests_properties(test_model_lz4 PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPT_MODEL_STORE=lz4")
+  add_test(NAME test_model_file COMMAND test_model)
+  set_tests_properties(test_model_file PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPT_MODEL_STORE=file:/var/tmp")
   add_test(NAME test_model_groups COMMAND test_model)
   set_tests_properties(test_model_groups PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPAGE_PAGE_SIZE=16K;ZPAGE_EVICTOR=1;ZPAGE_FAULT_MODE=thread")

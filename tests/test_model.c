@@ -1061,12 +1061,24 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 static uint64_t master_seed;
 static unsigned long ops_per_config;
 
+/* ZPT_MODEL_STORE=SPEC runs the model on another store: the "ram" run
+ * on SPEC, the "ram:backed" run on SPEC too where it keeps clean copies
+ * (file without nokeep), else it is the same run again. */
+static bool keeps_copies(const char *store)
+{
+	return strcmp(store, "ram:backed") == 0 ||
+	       (strncmp(store, "file", 4) == 0 && strstr(store, "nokeep") == NULL);
+}
+
 static void run_model(const char *store)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
+	const char *other = getenv("ZPT_MODEL_STORE");
+	if (other != NULL && *other != '\0')
+		store = other;
 	r->store = store;
-	r->backed = strcmp(store, "ram:backed") == 0;
+	r->backed = keeps_copies(store);
 	r->seed = master_seed;
 	r->ops = ops_per_config;
 	cur = r;
