@@ -198,6 +198,40 @@ static void stop_servers(void)
 	}
 }
 
+/* A block device for the file store, where this runs as root: a loop
+ * device over a 16 MiB file. */
+static char loop_dev[64], loop_spec[80], loop_file[160];
+
+static void loop_setup(void)
+{
+	snprintf(loop_file, sizeof(loop_file), "%s/loop.img", tmpdir);
+	if (geteuid() != 0 ||
+	    shell("truncate -s 16M %s && losetup -f --show %s > %s.dev "
+		  "2>/dev/null", loop_file, loop_file, loop_file) != 0) {
+		fprintf(stderr, "note: no loop device here: the file store on "
+			"a block device is not tested\n");
+		unlink(loop_file);
+		return;
+	}
+	char path[200];
+	snprintf(path, sizeof(path), "%s.dev", loop_file);
+	FILE *f = fopen(path, "r");
+	if (f != NULL && fscanf(f, "%63s", loop_dev) == 1) {
+		snprintf(loop_spec, sizeof(loop_spec), "file:%s", loop_dev);
+		all_stores[nstores++] = loop_spec;
+	}
+	if (f != NULL)
+		fclose(f);
+	unlink(path);
+}
+
+static void loop_teardown(void)
+{
+	if (loop_dev[0] != '\0')
+		shell("losetup -d %s", loop_dev);
+	unlink(loop_file);
+}
+
 static int setup_stores(void **state)
 {
 	(void)state;
@@ -222,6 +256,7 @@ static int setup_stores(void **state)
 	}
 	all_stores[nstores++] = "lz4";
 	all_stores[nstores++] = "zstd";
+	loop_setup();
 	start_servers();
 	return 0;
 }
@@ -230,6 +265,7 @@ static int teardown_stores(void **state)
 {
 	(void)state;
 	stop_servers();
+	loop_teardown();
 	rmdir(tmpdir);
 	return 0;
 }
@@ -541,6 +577,40 @@ static void limit_keeps_a_page_for_faults(void **state)
 	}
 }
 
+/* A block device of 4096 pages: 4095 explicit page-outs, the last page
+ * kept for a fault. */
+static void block_device_fills_at_its_end(void **state)
+{
+	(void)state;
+	if (loop_dev[0] == '\0')
+		skip();
+	size_t pages = 4096 + 64;
+	struct zpage_config c = { .frames = 64, .backing_store = loop_spec,
+				  .evictor = -1 };
+	zpt_start(&c);
+	uint8_t *mem = k_mem_map(pages * ZPT_PAGE, K_MEM_PERM_RW);
+	assert_non_null(mem);
+	size_t out = 0;
+	for (size_t p = 0; p < pages; p++) {
+		zpt_fill(mem + p * ZPT_PAGE, 53, p);
+		if (k_mem_page_out(mem + p * ZPT_PAGE, ZPT_PAGE) != 0)
+			break;
+		out++;
+	}
+	assert_int_equal(out, 4095);
+	/* Frames full of new pages, then one more: its fault evicts into
+	 * the last slot. */
+	for (size_t p = out + 1; p < out + 1 + 64; p++)
+		zpt_fill(mem + p * ZPT_PAGE, 53, p);
+	struct zpage_store_stats st;
+	assert_int_equal(zpage_store_stats_get(&st), 0);
+	assert_int_equal(st.locations, 4096);
+	for (size_t p = 0; p < 64; p++)
+		assert_true(zpt_check(mem + (out + 1 + p) * ZPT_PAGE, 53, out + 1 + p));
+	k_mem_unmap(mem, pages * ZPT_PAGE);
+	zpage_shutdown();
+}
+
 /* Errors of every kind at random; reads fail rarely enough (1%, 4 tries)
  * that no fault gives up. */
 static void no_acknowledged_write_is_lost(void **state)
@@ -718,6 +788,8 @@ int main(void)
 		cmocka_unit_test(failed_reads_end_in_sigbus),
 		cmocka_unit_test(corrupt_pages_end_in_sigbus),
 		cmocka_unit_test_teardown(limit_keeps_a_page_for_faults,
+					  zpt_teardown),
+		cmocka_unit_test_teardown(block_device_fills_at_its_end,
 					  zpt_teardown),
 		cmocka_unit_test_teardown(no_acknowledged_write_is_lost,
 					  zpt_teardown),

@@ -5,7 +5,7 @@
  *   PATH     a directory: an unnamed file in it (O_TMPFILE), gone when
  *            the process ends (no PATH: $TMPDIR, else /var/tmp); a file: created, or used if it is empty
  *            (a file with contents is refused, never overwritten); a
- *            block device: used from its start
+ *            block device: used from its start, the store full at its end
  *   direct   O_DIRECT: the host's page cache is bypassed (pages are read
  *            and written from page-aligned buffers, as it needs)
  *   nokeep   a paged-in page gives up its slot (by default it keeps it,
@@ -23,6 +23,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ static char path[256];
 static bool direct, keep = true;
 static int fd = -1;
 static bool punch = true;      /* the file system punches holes */
+static size_t device_slots;    /* a block device's size in pages, or 0 */
 static uint32_t *sums;         /* checksum per slot */
 static size_t sums_bytes;
 
@@ -137,6 +140,14 @@ static int file_open(size_t slots)
 				       "a directory for an unnamed file)" : "");
 		return -e;
 	}
+	/* A block device holds what it holds: slots past its end are
+	 * refused (the store is full there). */
+	struct stat st;
+	uint64_t bytes = 0;
+	device_slots = 0;
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) &&
+	    ioctl(fd, BLKGETSIZE64, &bytes) == 0)
+		device_slots = (size_t)(bytes / ZP_PAGE_SIZE);
 	sums_bytes = slots * sizeof(*sums);
 	sums = zp_port_table_alloc(sums_bytes);
 	if (sums == NULL) {
@@ -175,6 +186,11 @@ static int transfer(enum zp_io_op op, void *buf, uintptr_t off)
 			      : done + (size_t)n;
 	}
 	return 0;
+}
+
+static int file_prepare(size_t slot)
+{
+	return device_slots != 0 && slot >= device_slots ? -ENOMEM : 0;
 }
 
 static int file_read_page(uintptr_t loc, void *scratch, const void **page)
@@ -349,6 +365,7 @@ const struct zp_store_ops zp_store_file = {
 	.keeps_copies = file_keeps_copies,
 	.open = file_open,
 	.close = file_close,
+	.prepare = file_prepare,
 	.read_page = file_read_page,
 	.write_page = file_write_page,
 #ifdef ZPAGE_HAVE_URING

@@ -490,8 +490,9 @@ struct zp_store_ops {
 	 * 0 or -errno with a message. */
 	int (*open)(size_t slots);
 	void (*close)(void);
-	/* Optional: slot about to be handed out for the first time (under
-	 * zp.store_lock); -ENOMEM if it cannot be backed. */
+	/* Optional: slot may be handed out for the first time (under
+	 * zp.store_lock; asked again when it is); -ENOMEM if it cannot be
+	 * backed. */
 	int (*prepare)(size_t slot);
 	/* The page at loc: *page points to its bytes, in the store or decoded
 	 * into scratch, valid until loc is freed or written. */

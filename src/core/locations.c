@@ -103,6 +103,11 @@ int zp_loc_get(struct z_page_frame *pf, uintptr_t *loc, bool fault)
 	if (room < ZP_PAGE_SIZE || (!fault && room < 2 * ZP_PAGE_SIZE))
 		return -ENOMEM;
 	size_t slot;
+	/* Where the store itself ends (a device), its last slot is the
+	 * fault reserve as well. */
+	if (!fault && nfree == 0 && ops->prepare != NULL &&
+	    (next_slot + 1 >= max_slots || ops->prepare(next_slot + 1) != 0))
+		return -ENOMEM;
 	if (nfree > 0) {
 		slot = free_slots[--nfree];
 	} else {
