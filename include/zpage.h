@@ -268,6 +268,36 @@ int zpage_prefetch(void *addr, size_t size);
  */
 void zpage_quiesce(void);
 
+/* ---- File mappings ---------------------------------------------------- */
+
+/**
+ * Map a file as a demand-paged region whose pages are the file's own: a
+ * data set larger than the page-frame pool, worked on in place. A page is
+ * read from the file at its first touch (bytes past the end of the file
+ * read as zeros) and written back when it is evicted dirty, paged out
+ * (k_mem_page_out()), synced (zpage_sync()) or unmapped (k_mem_unmap());
+ * writing past the end extends the file. The backing store is not used.
+ * The library keeps its own duplicate of @p fd. Pages of the region work
+ * with k_mem_page_in/out and k_mem_pin/unpin like any other.
+ *
+ * @param fd     a file open for reading (and writing, with K_MEM_PERM_RW)
+ * @param offset page-aligned file offset of the region's first page
+ * @param size   page-aligned size in bytes
+ * @param flags  0 (read-only) or K_MEM_PERM_RW
+ * @return the region, or NULL (bad arguments, bad fd, no virtual space,
+ *         or 64 file mappings already)
+ */
+void *zpage_map_file(int fd, uint64_t offset, size_t size, uint32_t flags);
+
+/**
+ * Write the changed pages of [addr, addr + size) inside one file mapping
+ * back to the file and make them durable (fdatasync). The pages stay
+ * resident, clean.
+ * @retval 0 written; -EINVAL not inside one file mapping; -errno from
+ *         the file (the pages stay dirty)
+ */
+int zpage_sync(void *addr, size_t size);
+
 /* ---- Threads ---------------------------------------------------------- */
 
 /** The library's per-thread record (statistics, irq-lock and ISR state). */

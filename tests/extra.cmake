@@ -86,3 +86,10 @@ if(TEST test_stores)
   set_tests_properties(test_stores_thread PROPERTIES TIMEOUT 600
     SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV};ZPAGE_FAULT_MODE=thread")
 endif()
+
+# File mappings also with handler threads and with Zephyr's nru.
+if(TEST test_filemap)
+  add_test(NAME test_filemap_thread COMMAND test_filemap)
+  set_tests_properties(test_filemap_thread PROPERTIES TIMEOUT 600
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV};ZPAGE_FAULT_MODE=thread;ZPAGE_EVICTION=nru")
+endif()

@@ -137,6 +137,12 @@ int zp_port_unmap_phys(uint8_t *addr, size_t len);
 
 /* Duplicate a file descriptor for zpage_phys_register(). */
 int zp_port_dup_handle(int fd);
+/* Whole-page transfers with a file handle at byte offset off: 0 or
+ * -errno. A read past the end of the file fills the rest with zeros. */
+int zp_port_handle_read(int handle, void *buf, size_t len, uint64_t off);
+int zp_port_handle_write(int handle, const void *buf, size_t len, uint64_t off);
+/* Make what was written to handle durable. */
+int zp_port_handle_sync(int handle);
 void zp_port_close_handle(int handle);
 
 /* ---- Pages of the paging area ------------------------------------------ */

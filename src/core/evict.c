@@ -196,6 +196,23 @@ static void write_failed(const struct zp_store_ops *native,
 	v->result = -EIO;
 }
 
+/* A file mapping's dirty victim v goes back to its file; if that fails it
+ * stays resident and dirty. */
+static int write_to_file(struct zp_victim *v, const void *data)
+{
+	uint64_t t0 = zp_port_now_ns();
+	int r = zp_filemap_write(v->idx, data);
+
+	zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
+	if (r == 0) {
+		zp_count(page_outs);
+	} else {
+		zp_count(store_write_errors);
+		v->result = -EIO;
+	}
+	return r;
+}
+
 /* Write the dirty victims of v[0..m) that got a location through a native
  * store: all at once where it can have several writes in flight. */
 static void write_native(const struct zp_store_ops *native,
@@ -208,7 +225,7 @@ static void write_native(const struct zp_store_ops *native,
 	size_t who[ZP_BATCH_MAX], n = 0;
 
 	for (size_t i = 0; i < m; i++) {
-		if (v[i].result < 0 || !v[i].dirty)
+		if (v[i].result < 0 || !v[i].dirty || (v[i].pte & PTE_FILE))
 			continue;
 		bl[n] = loc[i];
 		bd[n] = data[i];
@@ -245,7 +262,7 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 	zp_lock(&zp.store_lock);
 	for (size_t i = 0; i < m; i++) {
 		v[i].result = 0;
-		if (!needs_location(&v[i]))
+		if ((v[i].pte & PTE_FILE) || !needs_location(&v[i]))
 			continue;
 		struct z_page_frame *pf = &z_page_frames[pte_frame(v[i].pte)];
 		loc[i] = 0;
@@ -270,6 +287,14 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 		zp_pte_t lock = v[i].pte & PTE_LOCK;
 		if (v[i].result < 0)
 			continue;
+		if (v[i].pte & PTE_FILE) {
+			/* Back to its file; a clean one is there already. */
+			if (v[i].dirty && write_to_file(&v[i], data[i]) != 0)
+				continue;
+			v[i].result = (long)f;
+			v[i].pte = pte_out(v[i].pte, 0) | lock;
+			continue;
+		}
 		v[i].result = (long)f;
 		if (!needs_location(&v[i])) {
 			v[i].pte = pte_with_state(v[i].pte & PTE_WRITABLE, PS_ZERO) |

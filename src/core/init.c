@@ -174,6 +174,7 @@ void zpage_shutdown(void)
 	zp_timers_stop_all();
 	zp_prefetch_stop();
 	zp_evictor_stop();
+	zp_filemap_flush_all();
 	atomic_store(&zp.started, 0);
 	zp_port_shutdown();
 	zp_trace_stop();

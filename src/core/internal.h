@@ -56,8 +56,8 @@
 /*
  * zp_pte_t layout (one per page of the region, the RAM window included):
  *
- *   63 ........................ 12 | 11..10 | 9 8 7 6 5 | 4 3 2 | 1 0
- *   frame index (RESIDENT) or       unused    Z W P D A   state   W L
+ *   63 ........................ 12 | 11 10 | 9 8 7 6 5 | 4 3 2 | 1 0
+ *   frame index (RESIDENT) or        -  F    Z W P D A   state   W L
  *   store location (OUT)                                          (waiters,
  *                                                                  lock)
  * The low 32 bits double as the futex word that lock waiters sleep on.
@@ -75,6 +75,10 @@ typedef uint64_t zp_pte_t;
 #define PTE_ZAPPED ((zp_pte_t)1 << 9)   /* contents kept, unmapped by a
 					   clearing (the host may have mapped
 					   it back since: zp.port.mapped) */
+#define PTE_FILE ((zp_pte_t)1 << 10)    /* a page of a file mapping
+					   (zpage_map_file): loaded from and
+					   written back to its file, never
+					   the store; OUT payload unused */
 #define PTE_PAYLOAD_MASK (~(zp_pte_t)(ZP_PAGE_SIZE - 1))
 
 enum zp_page_state {
@@ -106,16 +110,17 @@ static inline uintptr_t pte_location(zp_pte_t pte)
 	return (uintptr_t)(pte & PTE_PAYLOAD_MASK);
 }
 
-/* Resident in frame f; keeps the writable bit of the old word. */
+/* Resident in frame f; keeps the writable and file bits of the old word. */
 static inline zp_pte_t pte_resident(zp_pte_t old, size_t f, zp_pte_t bits)
 {
-	return ((zp_pte_t)f << ZP_PAGE_SHIFT) | (old & PTE_WRITABLE) | bits |
+	return ((zp_pte_t)f << ZP_PAGE_SHIFT) |
+	       (old & (PTE_WRITABLE | PTE_FILE)) | bits |
 	       ((zp_pte_t)PS_RESIDENT << PTE_STATE_SHIFT);
 }
 
 static inline zp_pte_t pte_out(zp_pte_t old, uintptr_t location)
 {
-	return (zp_pte_t)location | (old & PTE_WRITABLE) |
+	return (zp_pte_t)location | (old & (PTE_WRITABLE | PTE_FILE)) |
 	       ((zp_pte_t)PS_OUT << PTE_STATE_SHIFT);
 }
 
@@ -591,6 +596,24 @@ void zp_track_accessed(size_t f) ZP_HIDDEN;
 /* Around k_mem_paging_eviction_select(): the hooks' lock, when tracking. */
 void zp_track_lock(void) ZP_HIDDEN;
 void zp_track_unlock(void) ZP_HIDDEN;
+
+/* ---- File mappings (filemap.c) ----------------------------------------- */
+
+/* Record a file mapping of pages [first, first + n) on handle (owned from
+ * now on) at offset; 0 or -ENOSPC. */
+int zp_filemap_add(size_t first, size_t n, int handle, uint64_t offset) ZP_HIDDEN;
+/* Write back every file mapping's changed pages (shutdown). */
+void zp_filemap_flush_all(void) ZP_HIDDEN;
+/* Forget every file mapping (after the flush, or in a forked child). */
+void zp_filemap_reset(void) ZP_HIDDEN;
+/* Forget the mapping starting at first (its pages dropped already). */
+void zp_filemap_remove(size_t first) ZP_HIDDEN;
+/* Page idx of a file mapping from / to its file; 0 or -errno (logged).
+ * Bytes past the end of the file read as zeros. */
+int zp_filemap_read(size_t idx, void *page) ZP_HIDDEN;
+int zp_filemap_write(size_t idx, const void *page) ZP_HIDDEN;
+/* Write back resident dirty page idx (locked, word *pte) for unmapping. */
+void zp_filemap_writeback_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 
 /* ---- Fault trace (trace.c) --------------------------------------------- */
 

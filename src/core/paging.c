@@ -90,7 +90,21 @@ int zp_page_in_locked(size_t idx, zp_pte_t *pte, struct k_thread *t,
 	uintptr_t loc = 0;
 
 	frame_assign((size_t)f, addr);
-	if (pte_state(*pte) == PS_OUT) {
+	bool file = (*pte & PTE_FILE) != 0;
+	if (file) {
+		/* A file mapping's page: from its file, clean. */
+		src = zp_scratch();
+		uint64_t t0 = zp_port_now_ns();
+		int r = zp_filemap_read(idx, (void *)src);
+		zp_hist_add(ZP_HIST_PAGE_IN, zp_port_now_ns() - t0);
+		if (r != 0) {
+			zp_frame_release((size_t)f);
+			zp_frame_push((size_t)f);
+			return -ENODATA;
+		}
+		zp_count(page_ins);
+		backed = true;
+	} else if (pte_state(*pte) == PS_OUT) {
 		loc = pte_location(*pte);
 		int r = load_from_store(pf, loc,
 					!wake || zp.port.delivery == ZP_DELIVERY_SIGNAL,
@@ -198,10 +212,10 @@ void zp_kpin_locked(zp_pte_t pte, int delta)
 
 void zp_page_drop_locked(size_t idx, zp_pte_t pte)
 {
-	(void)idx;
 	switch (pte_state(pte)) {
 	case PS_RESIDENT: {
 		size_t f = pte_frame(pte);
+		zp_filemap_writeback_locked(idx, pte);
 		if (z_page_frame_is_backed(&z_page_frames[f])) {
 			zp_lock(&zp.store_lock);
 			k_mem_paging_backing_store_location_free(
@@ -212,6 +226,8 @@ void zp_page_drop_locked(size_t idx, zp_pte_t pte)
 		break;
 	}
 	case PS_OUT:
+		if (pte & PTE_FILE)
+			break; /* in its file */
 		zp_lock(&zp.store_lock);
 		k_mem_paging_backing_store_location_free(pte_location(pte));
 		zp_unlock(&zp.store_lock);

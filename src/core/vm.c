@@ -171,6 +171,7 @@ static void release(struct zp_region *r)
 
 void zp_vm_fini(void)
 {
+	zp_filemap_reset();
 	while (zp.regions != NULL) {
 		struct zp_region *r = zp.regions;
 		zp.regions = r->next;
@@ -322,6 +323,49 @@ void *k_mem_map(size_t size, uint32_t flags)
 	return addr;
 }
 
+void *zpage_map_file(int fd, uint64_t offset, size_t size, uint32_t flags)
+{
+	if (zp_ensure() != 0)
+		return NULL;
+	if (size == 0 || ((size | offset) & (ZP_PAGE_SIZE - 1)) ||
+	    size > zp.vm_size - zp.ram_size || (flags & ~K_MEM_PERM_RW)) {
+		zp_debug("zpage_map_file: size %zu or offset %llu not "
+			 "page-aligned, or flags %#x other than K_MEM_PERM_RW",
+			 size, (unsigned long long)offset, (unsigned)flags);
+		return NULL;
+	}
+	int handle = zp_port_dup_handle(fd);
+	if (handle < 0) {
+		zp_debug("zpage_map_file: fd %d is not open (error %d)", fd,
+			 handle);
+		return NULL;
+	}
+	uint8_t *addr = reserve(size, REGION_MAP);
+	size_t first = addr != NULL ? zp_page_index(addr) : 0;
+	if (addr == NULL ||
+	    zp_filemap_add(first, size >> ZP_PAGE_SHIFT, handle, offset) != 0) {
+		zp_debug("zpage_map_file: no virtual space or no free file "
+			 "mapping slot (at most 64)");
+		if (addr != NULL) {
+			zp_lock(&zp.vm_lock);
+			struct zp_region *reg = region_find(addr, size,
+							    REGION_MAP, true);
+			zp_unlock(&zp.vm_lock);
+			release(reg);
+		}
+		zp_port_close_handle(handle);
+		return NULL;
+	}
+	/* Every page is out, in the file. */
+	zp_pte_t init = ((zp_pte_t)PS_OUT << PTE_STATE_SHIFT) | PTE_FILE |
+			((flags & K_MEM_PERM_RW) ? PTE_WRITABLE : 0);
+	for (size_t i = 0; i < size >> ZP_PAGE_SHIFT; i++)
+		atomic_store_explicit(&zp.pte[first + i], init,
+				      memory_order_release);
+	zp_port_protect(addr, size, prot_of(flags));
+	return addr;
+}
+
 void k_mem_unmap(void *addr, size_t size)
 {
 	if (zp_ensure() != 0)
@@ -339,6 +383,7 @@ void k_mem_unmap(void *addr, size_t size)
 	zp_port_protect(r->addr, size, ZP_PROT_NONE);
 	drop_pages(zp_page_index(r->addr), size >> ZP_PAGE_SHIFT);
 	zpage_irq_unlock(key);
+	zp_filemap_remove(zp_page_index(r->addr));
 	release(r);
 }
 

@@ -120,6 +120,49 @@ void zp_port_file_close(int handle)
 	(void)syscall(SYS_close, handle);
 }
 
+/* Raw system calls here too: safe in the signal handler serving a fault,
+ * and past the library's own interposed pread/pwrite. */
+int zp_port_handle_read(int handle, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	for (size_t done = 0; done < len;) {
+		long n = syscall(SYS_pread64, handle, p + done, len - done,
+				 (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) { /* end of file */
+			memset(p + done, 0, len - done);
+			break;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int zp_port_handle_write(int handle, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	for (size_t done = 0; done < len;) {
+		long n = syscall(SYS_pwrite64, handle, p + done, len - done,
+				 (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENOSPC;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int zp_port_handle_sync(int handle)
+{
+	return syscall(SYS_fdatasync, handle) == 0 ? 0 : -errno;
+}
+
 static long futex(uint32_t *word, int op, uint32_t val,
 		  const struct timespec *timeout)
 {

@@ -1,0 +1,177 @@
+/*
+ * File mappings (zpage_map_file): a region whose pages are a file's own
+ * pages, for data sets larger than RAM worked on in place. A page is read
+ * from the file when first touched (zeros past its end) and written back
+ * when it is evicted dirty, paged out, synced (zpage_sync) or unmapped;
+ * the backing store is never involved. Pages loaded clean are
+ * write-protected where the host can, so an unwritten page is evicted
+ * without I/O.
+ *
+ * The table is small and fixed: mappings are added and removed under
+ * zp.vm_lock, and read without it by fault handling (an entry is in use
+ * once its flag is set, after its fields).
+ */
+#include "internal.h"
+
+#define MAX_FILEMAPS 64
+
+struct filemap {
+	_Atomic bool used;
+	size_t first, n;  /* pages of the region */
+	int handle;
+	uint64_t offset;  /* file offset of the first page */
+};
+
+static struct filemap maps[MAX_FILEMAPS];
+
+int zp_filemap_add(size_t first, size_t n, int handle, uint64_t offset)
+{
+	for (int i = 0; i < MAX_FILEMAPS; i++) {
+		struct filemap *m = &maps[i];
+		if (atomic_load(&m->used))
+			continue;
+		m->first = first;
+		m->n = n;
+		m->handle = handle;
+		m->offset = offset;
+		atomic_store_explicit(&m->used, true, memory_order_release);
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void zp_filemap_remove(size_t first)
+{
+	for (int i = 0; i < MAX_FILEMAPS; i++) {
+		struct filemap *m = &maps[i];
+		if (atomic_load(&m->used) && m->first == first) {
+			atomic_store(&m->used, false);
+			zp_port_close_handle(m->handle);
+			return;
+		}
+	}
+}
+
+void zp_filemap_flush_all(void)
+{
+	for (int i = 0; i < MAX_FILEMAPS; i++) {
+		const struct filemap *m = &maps[i];
+		if (!atomic_load(&m->used))
+			continue;
+		for (size_t idx = m->first; idx < m->first + m->n; idx++) {
+			zp_pte_t pte = zp_page_lock(idx);
+			zp_filemap_writeback_locked(idx, pte);
+			zp_page_unlock(idx, pte);
+		}
+		zp_port_handle_sync(m->handle);
+	}
+}
+
+void zp_filemap_reset(void)
+{
+	for (int i = 0; i < MAX_FILEMAPS; i++) {
+		if (atomic_load(&maps[i].used))
+			zp_port_close_handle(maps[i].handle);
+		atomic_store(&maps[i].used, false);
+	}
+}
+
+static const struct filemap *find(size_t idx)
+{
+	for (int i = 0; i < MAX_FILEMAPS; i++) {
+		const struct filemap *m = &maps[i];
+		if (atomic_load_explicit(&m->used, memory_order_acquire) &&
+		    idx >= m->first && idx - m->first < m->n)
+			return m;
+	}
+	return NULL;
+}
+
+static uint64_t offset_of(const struct filemap *m, size_t idx)
+{
+	return m->offset + (uint64_t)(idx - m->first) * ZP_PAGE_SIZE;
+}
+
+int zp_filemap_read(size_t idx, void *page)
+{
+	const struct filemap *m = find(idx);
+	int r = m != NULL ? zp_port_handle_read(m->handle, page, ZP_PAGE_SIZE,
+						offset_of(m, idx))
+			  : -ENOENT;
+
+	if (r != 0)
+		zp_error("file mapping: cannot read the page at %p (error %d)",
+			 (void *)zp_page_addr(idx), r);
+	return r;
+}
+
+int zp_filemap_write(size_t idx, const void *page)
+{
+	const struct filemap *m = find(idx);
+	int r = m != NULL ? zp_port_handle_write(m->handle, page, ZP_PAGE_SIZE,
+						 offset_of(m, idx))
+			  : -ENOENT;
+
+	if (r != 0)
+		zp_error("file mapping: cannot write the page at %p back (error "
+			 "%d)", (void *)zp_page_addr(idx), r);
+	return r;
+}
+
+void zp_filemap_writeback_locked(size_t idx, zp_pte_t pte)
+{
+	uint8_t *buf = zp_scratch();
+
+	if (pte_state(pte) != PS_RESIDENT || !(pte & PTE_FILE) ||
+	    !(pte & PTE_DIRTY))
+		return;
+	if (zp_port_read(zp_page_addr(idx), buf) != 0 ||
+	    zp_filemap_write(idx, buf) != 0)
+		zp_error("file mapping: the changes to the page at %p are lost",
+			 (void *)zp_page_addr(idx));
+}
+
+int zpage_sync(void *addr, size_t size)
+{
+	size_t first;
+	int r = zp_ensure();
+
+	if (r != 0)
+		return r;
+	first = zp_vm_check_range("zpage_sync", addr, size);
+	if (first == SIZE_MAX)
+		return -EINVAL;
+	const struct filemap *m = find(first);
+	if (m == NULL || size / ZP_PAGE_SIZE > m->n - (first - m->first)) {
+		zp_debug("zpage_sync(%p, %zu): not inside one file mapping",
+			 addr, size);
+		return -EINVAL;
+	}
+	uint8_t *buf = zp_scratch();
+	unsigned key = zpage_irq_lock();
+	for (size_t i = 0; i < size / ZP_PAGE_SIZE && r == 0; i++) {
+		size_t idx = first + i;
+		zp_pte_t pte = zp_page_lock(idx);
+		if (pte_state(pte) == PS_RESIDENT && (pte & PTE_DIRTY)) {
+			/* Write-protected first: a write from now on faults
+			 * and marks the page dirty again. A zapped page the
+			 * host may map back itself stays dirty (its next
+			 * write might go unseen). */
+			bool clean = zp.port.write_protect &&
+				     !(pte & PTE_ZAPPED) &&
+				     zp_port_set_wp(zp_page_addr(idx), true) == 0;
+			r = zp_port_read(zp_page_addr(idx), buf);
+			if (r == 0)
+				r = zp_filemap_write(idx, buf);
+			if (clean && r == 0)
+				pte = (pte & ~PTE_DIRTY) | PTE_WP;
+			else if (clean)
+				zp_port_set_wp(zp_page_addr(idx), false);
+		}
+		zp_page_unlock(idx, pte);
+	}
+	zpage_irq_unlock(key);
+	if (r == 0)
+		r = zp_port_handle_sync(m->handle);
+	return r;
+}
