@@ -137,6 +137,10 @@ int zp_port_unmap_phys(uint8_t *addr, size_t len);
 
 /* Duplicate a file descriptor for zpage_phys_register(). */
 int zp_port_dup_handle(int fd);
+/* A handle of its own on fd's file that bypasses the host's cache where
+ * it can (else a plain duplicate): the pages are cached in frames
+ * already. Transfers on it are whole, aligned pages. */
+int zp_port_open_unbuffered(int fd);
 /* Whole-page transfers with a file handle at byte offset off: 0 or
  * -errno. A read past the end of the file fills the rest with zeros. */
 int zp_port_handle_read(int handle, void *buf, size_t len, uint64_t off);

@@ -334,7 +334,7 @@ void *zpage_map_file(int fd, uint64_t offset, size_t size, uint32_t flags)
 			 size, (unsigned long long)offset, (unsigned)flags);
 		return NULL;
 	}
-	int handle = zp_port_dup_handle(fd);
+	int handle = zp_port_open_unbuffered(fd);
 	if (handle < 0) {
 		zp_debug("zpage_map_file: fd %d is not open (error %d)", fd,
 			 handle);

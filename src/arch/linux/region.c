@@ -202,6 +202,20 @@ int zp_port_dup_handle(int fd)
 	return h >= 0 ? h : -EBADF;
 }
 
+int zp_port_open_unbuffered(int fd)
+{
+	char path[64];
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -EBADF;
+	/* A file description of its own: O_DIRECT on a duplicate would
+	 * change the program's descriptor too. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int h = open(path, (flags & O_ACCMODE) | O_DIRECT | O_CLOEXEC);
+	return h >= 0 ? h : zp_port_dup_handle(fd);
+}
+
 void zp_port_close_handle(int handle)
 {
 	close(handle);
