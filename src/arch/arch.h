@@ -145,6 +145,10 @@ int zp_port_open_unbuffered(int fd);
  * -errno. A read past the end of the file fills the rest with zeros. */
 int zp_port_handle_read(int handle, void *buf, size_t len, uint64_t off);
 int zp_port_handle_write(int handle, const void *buf, size_t len, uint64_t off);
+/* n pages (buf[i] to off[i]) written with several in flight where the
+ * host can; result[i] 0 or -errno. */
+void zp_port_handle_write_pages(int handle, const void *const *buf,
+				const uint64_t *off, size_t n, int *result);
 /* Make what was written to handle durable. */
 int zp_port_handle_sync(int handle);
 void zp_port_close_handle(int handle);

@@ -20,7 +20,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/fs.h>
@@ -31,22 +30,7 @@
 
 #include "store.h"
 
-#ifdef ZPAGE_HAVE_URING
-#include <liburing.h>
-
-/* Rings are lent to the threads that evict, one at a time. */
-#define NRINGS 8
-#define RING_DEPTH 64
-
-struct ring {
-	_Atomic bool busy;
-	bool ready;
-	struct io_uring ring;
-};
-
-static struct ring rings[NRINGS];
-static _Atomic bool uring_ok;
-#endif
+#include "../arch/linux/uring.h"
 
 static char path[256];
 static bool direct, keep = true;
@@ -98,12 +82,8 @@ static bool file_keeps_copies(void)
 	return keep;
 }
 
-static void rings_close(void);
-static void rings_open(void);
-
 static void file_close(void)
 {
-	rings_close();
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
@@ -155,7 +135,6 @@ static int file_open(size_t slots)
 		return -ENOMEM;
 	}
 	punch = true;
-	rings_open();
 	return 0;
 }
 
@@ -226,114 +205,34 @@ static int file_write_page(uintptr_t loc, const void *data)
 	return 0;
 }
 
-#ifdef ZPAGE_HAVE_URING
-static void rings_open(void)
-{
-	atomic_store(&uring_ok, true);
-	for (int i = 0; i < NRINGS && atomic_load(&uring_ok); i++) {
-		int r = io_uring_queue_init(RING_DEPTH, &rings[i].ring, 0);
-		rings[i].ready = r == 0;
-		atomic_store(&rings[i].busy, false);
-		if (r != 0) {
-			/* Not allowed here (seccomp, an old kernel): pwrite. */
-			zp_debug("file store: no io_uring (error %d): one "
-				 "pwrite per page", r);
-			atomic_store(&uring_ok, false);
-		}
-	}
-}
-
-static void rings_close(void)
-{
-	for (int i = 0; i < NRINGS; i++) {
-		if (rings[i].ready)
-			io_uring_queue_exit(&rings[i].ring);
-		rings[i].ready = false;
-	}
-	atomic_store(&uring_ok, false);
-}
-
-static struct ring *ring_get(void)
-{
-	for (unsigned i = (unsigned)zp_port_tid();; i++) {
-		struct ring *r = &rings[i % NRINGS];
-		if (!atomic_load_explicit(&r->busy, memory_order_relaxed) &&
-		    !atomic_exchange_explicit(&r->busy, true, memory_order_acquire))
-			return r;
-		if (i % NRINGS == NRINGS - 1)
-			sched_yield();
-	}
-}
-
-/* Up to RING_DEPTH pages submitted together; each write that comes back
- * short or failed with EINTR/EAGAIN is finished with pwrite. */
-static void write_batch(struct ring *rg, const uintptr_t *loc,
-			const void *const *data, size_t n, int *result)
-{
-	size_t len[RING_DEPTH], queued = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		len[i] = ZP_PAGE_SIZE;
-		result[i] = zp_io_fault(ZP_IO_WRITE, &len[i]);
-		if (result[i] != 0)
-			continue;
-		if (direct)
-			len[i] = ZP_PAGE_SIZE;
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&rg->ring);
-		io_uring_prep_write(sqe, fd, data[i], (unsigned)len[i],
-				    (uint64_t)loc[i]);
-		io_uring_sqe_set_data64(sqe, i);
-		result[i] = 1; /* in flight */
-		queued++;
-	}
-	if (queued > 0)
-		(void)io_uring_submit(&rg->ring);
-	for (size_t done = 0; done < queued; done++) {
-		struct io_uring_cqe *cqe;
-		int r;
-		while ((r = io_uring_wait_cqe(&rg->ring, &cqe)) == -EINTR)
-			;
-		if (r != 0) {
-			/* Completions may be left in it: never use rings
-			 * again, the rest is written below. */
-			zp_debug("file store: io_uring fails (error %d): one "
-				 "pwrite per page from now on", r);
-			atomic_store(&uring_ok, false);
-			break;
-		}
-		size_t i = (size_t)io_uring_cqe_get_data64(cqe);
-		int res = cqe->res;
-		io_uring_cqe_seen(&rg->ring, cqe);
-		if (i >= n)
-			continue;
-		if (res == (int)ZP_PAGE_SIZE)
-			result[i] = 0;
-		else if (res < 0 && res != -EINTR && res != -EAGAIN)
-			result[i] = res;
-		else
-			result[i] = transfer(ZP_IO_WRITE, (void *)(uintptr_t)data[i],
-					     loc[i]);
-	}
-	/* Whatever the ring did not answer is written here. */
-	for (size_t i = 0; i < n; i++)
-		if (result[i] == 1)
-			result[i] = transfer(ZP_IO_WRITE,
-					     (void *)(uintptr_t)data[i], loc[i]);
-}
-
+/* An eviction's batch: all in flight together where io_uring can, the
+ * rest (and short completions) with pwrite. */
 static void file_write_pages(const uintptr_t *loc, const void *const *data,
 			     size_t n, int *result)
 {
-	if (!atomic_load(&uring_ok)) {
-		for (size_t i = 0; i < n; i++)
-			result[i] = file_write_page(loc[i], data[i]);
-		return;
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < 64 ? n - done : 64, len[64];
+		uint64_t off[64];
+		int *res = result + done;
+		for (size_t i = 0; i < m; i++) {
+			len[i] = ZP_PAGE_SIZE;
+			res[i] = zp_io_fault(ZP_IO_WRITE, &len[i]);
+			if (direct)
+				len[i] = ZP_PAGE_SIZE;
+			if (res[i] == 0)
+				res[i] = 1; /* to write */
+			off[i] = loc[done + i];
+		}
+		zp_uring_write(fd, data + done, off, len, m, res);
+		/* Not written (1), or written short on purpose (an injected
+		 * fault): the whole page with pwrite. */
+		for (size_t i = 0; i < m; i++)
+			if (res[i] == 1 || (res[i] == 0 && len[i] != ZP_PAGE_SIZE))
+				res[i] = transfer(ZP_IO_WRITE,
+						  (void *)(uintptr_t)data[done + i],
+						  loc[done + i]);
+		done += m;
 	}
-	struct ring *rg = ring_get();
-	for (size_t i = 0; i < n; i += RING_DEPTH)
-		write_batch(rg, loc + i, data + i,
-			    n - i < RING_DEPTH ? n - i : RING_DEPTH, result + i);
-	atomic_store_explicit(&rg->busy, false, memory_order_release);
 	for (size_t i = 0; i < n; i++) {
 		if (result[i] == 0)
 			sums[loc[i] / ZP_PAGE_SIZE] = zp_page_checksum(data[i]);
@@ -342,15 +241,6 @@ static void file_write_pages(const uintptr_t *loc, const void *const *data,
 				 (unsigned long)(loc[i] / ZP_PAGE_SIZE), result[i]);
 	}
 }
-#else
-static void rings_open(void)
-{
-}
-
-static void rings_close(void)
-{
-}
-#endif
 
 static void file_discard(uintptr_t loc)
 {
@@ -368,8 +258,6 @@ const struct zp_store_ops zp_store_file = {
 	.prepare = file_prepare,
 	.read_page = file_read_page,
 	.write_page = file_write_page,
-#ifdef ZPAGE_HAVE_URING
 	.write_pages = file_write_pages,
-#endif
 	.discard = file_discard,
 };

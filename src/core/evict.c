@@ -196,21 +196,33 @@ static void write_failed(const struct zp_store_ops *native,
 	v->result = -EIO;
 }
 
-/* A file mapping's dirty victim v goes back to its file; if that fails it
- * stays resident and dirty. */
-static int write_to_file(struct zp_victim *v, const void *data)
+/* The dirty victims of v[0..m) that are pages of file mappings go back to
+ * their files, together; one whose write fails stays resident and dirty. */
+static void write_to_files(struct zp_victim *v, size_t m, uint8_t *const *data)
 {
-	uint64_t t0 = zp_port_now_ns();
-	int r = zp_filemap_write(v->idx, data);
+	size_t idx[ZP_BATCH_MAX], who[ZP_BATCH_MAX], n = 0;
+	const void *d[ZP_BATCH_MAX];
+	int r[ZP_BATCH_MAX];
 
-	zp_hist_add(ZP_HIST_PAGE_OUT, zp_port_now_ns() - t0);
-	if (r == 0) {
-		zp_count(page_outs);
-	} else {
-		zp_count(store_write_errors);
-		v->result = -EIO;
+	for (size_t i = 0; i < m; i++) {
+		if (!(v[i].pte & PTE_FILE) || !v[i].dirty)
+			continue;
+		idx[n] = v[i].idx;
+		d[n] = data[i];
+		who[n++] = i;
 	}
-	return r;
+	if (n == 0)
+		return;
+	uint64_t t0 = zp_port_now_ns();
+	zp_filemap_write_pages(idx, d, n, r);
+	uint64_t per_page = (zp_port_now_ns() - t0) / n;
+	for (size_t k = 0; k < n; k++) {
+		zp_hist_add(ZP_HIST_PAGE_OUT, per_page);
+		if (r[k] != 0) {
+			zp_count(store_write_errors);
+			v[who[k]].result = -EIO;
+		}
+	}
 }
 
 /* Write the dirty victims of v[0..m) that got a location through a native
@@ -281,6 +293,7 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 	zp_unlock(&zp.store_lock);
 	if (native != NULL)
 		write_native(native, v, m, loc, data);
+	write_to_files(v, m, data);
 
 	for (size_t i = 0; i < m; i++) {
 		size_t f = pte_frame(v[i].pte);
@@ -288,9 +301,9 @@ static void store_run(struct zp_victim *v, size_t m, uint8_t *const *data,
 		if (v[i].result < 0)
 			continue;
 		if (v[i].pte & PTE_FILE) {
-			/* Back to its file; a clean one is there already. */
-			if (v[i].dirty && write_to_file(&v[i], data[i]) != 0)
-				continue;
+			/* Back in its file (a clean one was there already). */
+			if (v[i].dirty)
+				zp_count(page_outs);
 			v[i].result = (long)f;
 			v[i].pte = pte_out(v[i].pte, 0) | lock;
 			continue;

@@ -118,6 +118,35 @@ int zp_filemap_write(size_t idx, const void *page)
 	return r;
 }
 
+void zp_filemap_write_pages(const size_t *idx, const void *const *data,
+			    size_t n, int *result)
+{
+	uint64_t off[ZP_BATCH_MAX];
+
+	/* Runs of pages of one mapping go out together. */
+	for (size_t i = 0; i < n;) {
+		const struct filemap *m = find(idx[i]);
+		size_t j = i;
+		if (m == NULL) {
+			result[i++] = -ENOENT;
+			continue;
+		}
+		while (j < n && j - i < ZP_BATCH_MAX && idx[j] >= m->first &&
+		       idx[j] - m->first < m->n) {
+			off[j - i] = offset_of(m, idx[j]);
+			j++;
+		}
+		zp_port_handle_write_pages(m->handle, data + i, off, j - i,
+					   result + i);
+		for (size_t k = i; k < j; k++)
+			if (result[k] != 0)
+				zp_error("file mapping: cannot write the page at "
+					 "%p back (error %d)",
+					 (void *)zp_page_addr(idx[k]), result[k]);
+		i = j;
+	}
+}
+
 void zp_filemap_writeback_locked(size_t idx, zp_pte_t pte)
 {
 	uint8_t *buf = zp_scratch();

@@ -612,6 +612,9 @@ void zp_filemap_remove(size_t first) ZP_HIDDEN;
  * Bytes past the end of the file read as zeros. */
 int zp_filemap_read(size_t idx, void *page) ZP_HIDDEN;
 int zp_filemap_write(size_t idx, const void *page) ZP_HIDDEN;
+/* The same for n pages at once (an eviction batch); result[i] per page. */
+void zp_filemap_write_pages(const size_t *idx, const void *const *data,
+			    size_t n, int *result) ZP_HIDDEN;
 /* Write back resident dirty page idx (locked, word *pte) for unmapping. */
 void zp_filemap_writeback_locked(size_t idx, zp_pte_t pte) ZP_HIDDEN;
 

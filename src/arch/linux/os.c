@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "linux.h"
+#include "uring.h"
 
 void lx_error(const char *fmt, ...)
 {
@@ -156,6 +157,28 @@ int zp_port_handle_write(int handle, const void *buf, size_t len, uint64_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+void zp_port_handle_write_pages(int handle, const void *const *buf,
+				const uint64_t *off, size_t n, int *result)
+{
+	size_t len[64];
+
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < 64 ? n - done : 64;
+		for (size_t i = 0; i < m; i++) {
+			len[i] = LX_PAGE;
+			result[done + i] = 1;
+		}
+		zp_uring_write(handle, buf + done, off + done, len, m,
+			       result + done);
+		for (size_t i = 0; i < m; i++)
+			if (result[done + i] == 1)
+				result[done + i] = zp_port_handle_write(
+					handle, buf[done + i], LX_PAGE,
+					off[done + i]);
+		done += m;
+	}
 }
 
 int zp_port_handle_sync(int handle)

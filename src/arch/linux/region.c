@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "linux.h"
+#include "uring.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -126,6 +127,7 @@ void zp_port_shutdown(void)
 {
 	lx_handlers_stop();
 	release_all(true);
+	zp_uring_close();
 }
 
 void zp_port_forget(void)
@@ -133,6 +135,7 @@ void zp_port_forget(void)
 	/* In a forked child: the descriptors are copies, and the region was
 	 * not inherited (MADV_DONTFORK). */
 	release_all(false);
+	zp_uring_forget();
 }
 
 void *zp_port_table_alloc(size_t bytes)
