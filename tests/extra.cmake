@@ -93,3 +93,14 @@ if(TEST test_filemap)
   set_tests_properties(test_filemap_thread PROPERTIES TIMEOUT 600
     SKIP_RETURN_CODE 77 ENVIRONMENT "${ZPAGE_TEST_ENV};ZPAGE_FAULT_MODE=thread;ZPAGE_EVICTION=nru")
 endif()
+
+# The simulator's exact counts (FIFO, LRU, OPT) against reference models:
+# no library, only the simulator.
+if(TARGET zpsim)
+  add_executable(sim_test sim_test.c)
+  target_include_directories(sim_test PRIVATE ${CMOCKA_INCLUDE_DIR}
+    ${PROJECT_SOURCE_DIR}/tools)
+  target_link_libraries(sim_test PRIVATE zpsim ${CMOCKA_LIBRARY})
+  add_test(NAME sim_test COMMAND sim_test)
+  set_tests_properties(sim_test PROPERTIES TIMEOUT 600)
+endif()
