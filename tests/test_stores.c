@@ -140,8 +140,10 @@ static void start_servers(void)
 {
 	static const char *const redis_args[] = { "--port", "PORT", "--save", "",
 		"--appendonly", "no", "--bind", "127.0.0.1", NULL };
+	/* As root memcached wants -u; root itself, because a change of user
+	 * would clear PR_SET_PDEATHSIG. */
 	static const char *const mc_args[] = { "-p", "PORT", "-U", "0", "-l",
-		"127.0.0.1", "-m", "256", "-M", "-u", "nobody", NULL };
+		"127.0.0.1", "-m", "256", "-M", "-u", "root", NULL };
 	static const char *const node_args[] = { "--port", "PORT", "--save", "",
 		"--appendonly", "no", "--bind", "127.0.0.1", "--cluster-enabled",
 		"yes", "--cluster-config-file", NULL, NULL };
