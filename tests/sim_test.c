@@ -79,6 +79,16 @@ static void beladys_anomaly(void **state)
 
 #define MAXF 64
 
+/* Where page p is among the n resident ones, or n. */
+static size_t slot_of(const uint32_t *page, size_t n, uint32_t p)
+{
+	size_t k = 0;
+
+	while (k < n && page[k] != p)
+		k++;
+	return k;
+}
+
 static uint64_t model_fifo(const struct sim_trace *t, size_t frames)
 {
 	uint32_t q[MAXF];
@@ -111,9 +121,7 @@ static uint64_t model_lru(const struct sim_trace *t, size_t frames)
 
 	for (size_t i = 0; i < t->n; i++) {
 		uint32_t p = t->ref[i] >> 1;
-		size_t k = 0;
-		while (k < n && page[k] != p)
-			k++;
+		size_t k = slot_of(page, n, p);
 		if (k == n) {
 			f++;
 			if (n < frames) {
@@ -141,9 +149,7 @@ static uint64_t model_opt(const struct sim_trace *t, size_t frames)
 
 	for (size_t i = 0; i < t->n; i++) {
 		uint32_t p = t->ref[i] >> 1;
-		size_t k = 0;
-		while (k < n && page[k] != p)
-			k++;
+		size_t k = slot_of(page, n, p);
 		if (k < n)
 			continue;
 		f++;

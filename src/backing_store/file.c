@@ -3,9 +3,10 @@
  * file (slot * 4 KiB), or of a block device.
  *
  *   PATH     a directory: an unnamed file in it (O_TMPFILE), gone when
- *            the process ends (no PATH: $TMPDIR, else /var/tmp); a file: created, or used if it is empty
- *            (a file with contents is refused, never overwritten); a
- *            block device: used from its start, the store full at its end
+ *            the process ends (no PATH: $TMPDIR, else /var/tmp); a
+ *            file: created, or used if it is empty (a file with contents
+ *            is refused, never overwritten); a block device: used from
+ *            its start, the store full at its end
  *   direct   O_DIRECT: the host's page cache is bypassed (pages are read
  *            and written from page-aligned buffers, as it needs)
  *   nokeep   a paged-in page gives up its slot (by default it keeps it,
@@ -191,18 +192,22 @@ static int file_read_page(uintptr_t loc, void *scratch, const void **page)
 	return 0;
 }
 
+/* After writing data to loc with result r: its checksum, or a message. */
+static int written(uintptr_t loc, const void *data, int r)
+{
+	if (r == 0)
+		sums[loc / ZP_PAGE_SIZE] = zp_page_checksum(data);
+	else
+		zp_debug("file store: writing slot %lu failed (error %d)",
+			 (unsigned long)(loc / ZP_PAGE_SIZE), r);
+	return r;
+}
+
 static int file_write_page(uintptr_t loc, const void *data)
 {
 	/* pwrite reads the buffer: it is never written to. */
-	int r = transfer(ZP_IO_WRITE, (void *)(uintptr_t)data, loc);
-
-	if (r != 0) {
-		zp_debug("file store: writing slot %lu failed (error %d)",
-			 (unsigned long)(loc / ZP_PAGE_SIZE), r);
-		return r;
-	}
-	sums[loc / ZP_PAGE_SIZE] = zp_page_checksum(data);
-	return 0;
+	return written(loc, data,
+		       transfer(ZP_IO_WRITE, (void *)(uintptr_t)data, loc));
 }
 
 /* An eviction's batch: all in flight together where io_uring can, the
@@ -233,13 +238,8 @@ static void file_write_pages(const uintptr_t *loc, const void *const *data,
 						  loc[done + i]);
 		done += m;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (result[i] == 0)
-			sums[loc[i] / ZP_PAGE_SIZE] = zp_page_checksum(data[i]);
-		else
-			zp_debug("file store: writing slot %lu failed (error %d)",
-				 (unsigned long)(loc[i] / ZP_PAGE_SIZE), result[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		written(loc[i], data[i], result[i]);
 }
 
 static void file_discard(uintptr_t loc)

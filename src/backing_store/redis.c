@@ -278,9 +278,10 @@ static int redis_configure(const char *arg)
 
 static int redis_open(size_t slots)
 {
+	(void)slots; /* nothing to reserve on the server's side */
 	nnodes = 0;
 	memset(slot_node, 0, sizeof(slot_node));
-	return zp_remote_open(&remote, slots);
+	return zp_remote_open(&remote);
 }
 
 const struct zp_store_ops zp_store_redis =

@@ -23,7 +23,6 @@ static uint64_t next_try_ns;
 static uint64_t forget[FORGET_MAX];
 static _Atomic size_t nforget;
 static zp_lock_t forget_lock;
-static size_t max_slots;
 static _Atomic size_t high_slot; /* slots used so far: deleted at close */
 
 static void answer(struct zp_remote_req *r, int result)
@@ -173,10 +172,9 @@ static void call(struct zp_remote_req *r, size_t n)
 			zp_port_wait(&r[i].done, 0);
 }
 
-int zp_remote_open(const struct zp_remote_ops *o, size_t slots)
+int zp_remote_open(const struct zp_remote_ops *o)
 {
 	ops = o;
-	max_slots = slots;
 	connected = false;
 	next_try_ns = 0;
 	atomic_store(&stopping, false);

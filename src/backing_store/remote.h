@@ -44,7 +44,7 @@ struct zp_remote_ops {
 };
 
 /* Start / stop the worker for ops; open checks one connection first. */
-int zp_remote_open(const struct zp_remote_ops *ops, size_t slots) ZP_HIDDEN;
+int zp_remote_open(const struct zp_remote_ops *ops) ZP_HIDDEN;
 void zp_remote_close(void) ZP_HIDDEN;
 /* The store functions, for a remote store's zp_store_ops. */
 int zp_remote_read_page(uintptr_t loc, void *scratch, const void **page) ZP_HIDDEN;

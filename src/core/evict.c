@@ -196,6 +196,16 @@ static void write_failed(const struct zp_store_ops *native,
 	v->result = -EIO;
 }
 
+/* The page-out histogram counts pages: a batch of n written since t0
+ * adds its time shared out. */
+static void hist_batch(uint64_t t0, size_t n)
+{
+	uint64_t per_page = (zp_port_now_ns() - t0) / n;
+
+	for (size_t k = 0; k < n; k++)
+		zp_hist_add(ZP_HIST_PAGE_OUT, per_page);
+}
+
 /* The dirty victims of v[0..m) that are pages of file mappings go back to
  * their files, together; one whose write fails stays resident and dirty. */
 static void write_to_files(struct zp_victim *v, size_t m, uint8_t *const *data)
@@ -215,9 +225,8 @@ static void write_to_files(struct zp_victim *v, size_t m, uint8_t *const *data)
 		return;
 	uint64_t t0 = zp_port_now_ns();
 	zp_filemap_write_pages(idx, d, n, r);
-	uint64_t per_page = (zp_port_now_ns() - t0) / n;
+	hist_batch(t0, n);
 	for (size_t k = 0; k < n; k++) {
-		zp_hist_add(ZP_HIST_PAGE_OUT, per_page);
 		if (r[k] != 0) {
 			zp_count(store_write_errors);
 			v[who[k]].result = -EIO;
@@ -252,13 +261,10 @@ static void write_native(const struct zp_store_ops *native,
 		for (size_t k = 0; k < n; k++)
 			br[k] = native->write_page(bl[k], bd[k]);
 	}
-	/* The histogram counts pages: a batch's time is shared out. */
-	uint64_t per_page = (zp_port_now_ns() - t0) / n;
-	for (size_t k = 0; k < n; k++) {
-		zp_hist_add(ZP_HIST_PAGE_OUT, per_page);
+	hist_batch(t0, n);
+	for (size_t k = 0; k < n; k++)
 		if (zp_unlikely(br[k] != 0))
 			write_failed(native, &v[who[k]], bl[k], br[k]);
-	}
 }
 
 /* Write out the victims v[0..m), whose bytes are at data[i] (dirty ones),

@@ -475,7 +475,7 @@ struct zp_eviction_ops {
 
 /* A built-in backing store. Locations (which slot holds which page, the
  * fault reserve, the size limit, clean copies) are managed for every store
- * by src/backing_store/locations.c; a store only moves page contents.
+ * by src/core/locations.c; a store only moves page contents.
  * Location tokens are slot * ZP_PAGE_SIZE, slots below the VM's page count.
  *
  * read_page and write_page run without zp.store_lock, concurrently for
