@@ -75,6 +75,10 @@ if(TEST test_model)
   add_test(NAME test_model_file COMMAND test_model)
   set_tests_properties(test_model_file PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPT_MODEL_STORE=file:/var/tmp")
+  # ... and with pwrite only, as where io_uring is refused.
+  add_test(NAME test_model_file_pwrite COMMAND test_model)
+  set_tests_properties(test_model_file_pwrite PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=100000;ZPT_MODEL_STORE=file:/var/tmp;ZPAGE_IO_URING=0")
   add_test(NAME test_model_groups COMMAND test_model)
   set_tests_properties(test_model_groups PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
     ENVIRONMENT "${ZPAGE_TEST_ENV};ZPT_MODEL_OPS=200000;ZPAGE_PAGE_SIZE=16K;ZPAGE_EVICTOR=1;ZPAGE_FAULT_MODE=thread")
@@ -104,3 +108,13 @@ if(TARGET zpsim)
   add_test(NAME sim_test COMMAND sim_test)
   set_tests_properties(sim_test PROPERTIES TIMEOUT 600)
 endif()
+
+# Races set up with the library's internals (the static library exports
+# them to the program it is linked into).
+add_executable(internal_test internal_test.c zpt.c)
+target_include_directories(internal_test PRIVATE ${CMOCKA_INCLUDE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(internal_test PRIVATE zpage_static ${CMOCKA_LIBRARY})
+add_test(NAME internal_test COMMAND internal_test)
+set_tests_properties(internal_test PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+  ENVIRONMENT "${ZPAGE_TEST_ENV}")

@@ -124,8 +124,8 @@ size_t zp_select_victims(struct zp_victim *v, size_t want)
 /* ---- The engine ---------------------------------------------------------- */
 
 /* Lock the pages [from, to) as holes of a run: none may be resident (its
- * contents would be freed), a window of other memory, or free space (which
- * k_mem_map() claims without taking page locks). */
+ * contents would be freed), a window of other memory, or free space (a
+ * k_mem_map() claiming it would wait for the whole run). */
 static bool lock_holes(size_t from, size_t to, size_t *held, zp_pte_t *held_pte,
 		       size_t *nheld)
 {

@@ -356,6 +356,11 @@ zp_pte_t zp_page_lock(size_t idx) ZP_HIDDEN;
 bool zp_page_trylock(size_t idx, zp_pte_t *pte) ZP_HIDDEN;
 /* Store new (lock bits ignored) and release the lock. */
 void zp_page_unlock(size_t idx, zp_pte_t new_pte) ZP_HIDDEN;
+/* Give a page that is changing hands (free space being mapped or freed,
+ * RAM taken from the frame pool) the word new_pte, under its lock: a plain
+ * store would be undone by the unlock of whoever holds the lock for a look
+ * at it (an eviction run or a hand trylocks any page). */
+void zp_page_claim(size_t idx, zp_pte_t new_pte) ZP_HIDDEN;
 /* Zap the pages whose accessed bits plug-ins cleared on this thread. */
 void zp_accessed_flush(void) ZP_HIDDEN;
 /* Where the host maps zapped pages back itself (zp.port.mapped): set the

@@ -79,6 +79,12 @@ void zp_page_unlock(size_t idx, zp_pte_t new_pte)
 		zp_port_wake_all(futex_word(p));
 }
 
+void zp_page_claim(size_t idx, zp_pte_t new_pte)
+{
+	zp_page_lock(idx);
+	zp_page_unlock(idx, new_pte);
+}
+
 /* Accessed-bit clearings requested by plug-ins on this thread, applied in a
  * batch. Unmapping a page costs a TLB flush, and in a multi-threaded process
  * on a paravirtualised guest that is an IPI of about 45 us whether the range

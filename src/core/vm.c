@@ -300,8 +300,7 @@ void *k_mem_map(size_t size, uint32_t flags)
 	zp_pte_t init = ((zp_pte_t)PS_ZERO << PTE_STATE_SHIFT) |
 			((flags & K_MEM_PERM_RW) ? PTE_WRITABLE : 0);
 	for (size_t i = 0; i < pages; i++)
-		atomic_store_explicit(&zp.pte[first + i], init,
-				      memory_order_release);
+		zp_page_claim(first + i, init);
 	int r = zp_port_protect(addr, size, prot_of(flags));
 	if (r == 0 && lock) {
 		unsigned key = zpage_irq_lock();
@@ -360,8 +359,7 @@ void *zpage_map_file(int fd, uint64_t offset, size_t size, uint32_t flags)
 	zp_pte_t init = ((zp_pte_t)PS_OUT << PTE_STATE_SHIFT) | PTE_FILE |
 			((flags & K_MEM_PERM_RW) ? PTE_WRITABLE : 0);
 	for (size_t i = 0; i < size >> ZP_PAGE_SHIFT; i++)
-		atomic_store_explicit(&zp.pte[first + i], init,
-				      memory_order_release);
+		zp_page_claim(first + i, init);
 	zp_port_protect(addr, size, prot_of(flags));
 	return addr;
 }
@@ -501,13 +499,12 @@ void z_phys_map(uint8_t **virt_ptr, uintptr_t phys, size_t size,
 	}
 	size_t first = zp_page_index(addr);
 	for (size_t i = 0; i < asize / ZP_PAGE_SIZE; i++)
-		atomic_store(&zp.pte[first + i],
-			     (zp_pte_t)PS_PHYS << PTE_STATE_SHIFT);
+		zp_page_claim(first + i, (zp_pte_t)PS_PHYS << PTE_STATE_SHIFT);
 	if (zp_port_map_phys(addr, asize, prot_of(flags), handle, offset) != 0) {
 		zp_debug("z_phys_map(%#lx, %zu): the system refused the mapping",
 			 (unsigned long)phys, size);
 		for (size_t i = 0; i < asize / ZP_PAGE_SIZE; i++)
-			atomic_store(&zp.pte[first + i], 0);
+			zp_page_claim(first + i, 0);
 		zp_lock(&zp.vm_lock);
 		struct zp_region *r = region_find(addr, asize, REGION_PHYS, true);
 		zp_unlock(&zp.vm_lock);
@@ -537,7 +534,7 @@ void z_phys_unmap(uint8_t *virt, size_t size)
 	zp_port_unmap_phys(r->addr, asize);
 	size_t first = zp_page_index(r->addr);
 	for (size_t i = 0; i < asize / ZP_PAGE_SIZE; i++)
-		atomic_store(&zp.pte[first + i], 0);
+		zp_page_claim(first + i, 0);
 	release(r);
 }
 
@@ -632,7 +629,7 @@ void *zpage_ram_alloc(size_t size)
 			__atomic_store_n(&pf->flags,
 					 Z_PAGE_FRAME_MAPPED | Z_PAGE_FRAME_PINNED,
 					 __ATOMIC_RELEASE);
-			atomic_store(&zp.pte[f], (zp_pte_t)PS_RAM << PTE_STATE_SHIFT);
+			zp_page_claim(f, (zp_pte_t)PS_RAM << PTE_STATE_SHIFT);
 		}
 		atomic_fetch_add(&zp.pinned_count, n);
 	}
@@ -674,7 +671,7 @@ void zpage_ram_free(void *addr, size_t size)
 	}
 	zp_port_discard(addr, n * ZP_PAGE_SIZE);
 	for (size_t f = first; f < first + n; f++) {
-		atomic_store(&zp.pte[f], 0);
+		zp_page_claim(f, 0);
 		zp_frame_release(f);
 		zp_frame_push(f);
 	}

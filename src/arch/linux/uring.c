@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "uring.h"
@@ -32,6 +34,12 @@ static bool rings_ready(void)
 		int none = R_NONE;
 		if (s == R_NONE &&
 		    atomic_compare_exchange_strong(&state, &none, R_MAKING)) {
+			/* ZPAGE_IO_URING=0: pwrite only (read once, here). */
+			const char *use = getenv("ZPAGE_IO_URING");
+			if (use != NULL && strcmp(use, "0") == 0) {
+				atomic_store(&state, R_OFF);
+				break;
+			}
 			int made = 0;
 			while (made < NRINGS &&
 			       io_uring_queue_init(RING_DEPTH, &rings[made].ring,
@@ -94,10 +102,11 @@ void zp_uring_write(int fd, const void *const *data, const uint64_t *off,
 		size_t i = (size_t)io_uring_cqe_get_data64(cqe);
 		int res = cqe->res;
 		io_uring_cqe_seen(&rg->ring, cqe);
+		/* Anything else stays to be written with pwrite, which then
+		 * says what is wrong: an error here may be io_uring's own (an
+		 * operation this kernel or file system refuses). */
 		if (i < n && res == (int)len[i])
 			result[i] = 0;
-		else if (i < n && res < 0 && res != -EINTR && res != -EAGAIN)
-			result[i] = res;
 	}
 	atomic_store_explicit(&rg->busy, false, memory_order_release);
 }

@@ -12,9 +12,10 @@
 #include <stdint.h>
 
 /* Write n (at most 64) buffers of len[i] bytes to fd at off[i]. result[i]
- * becomes 0, a negative errno, or 1 where the ring did not finish the
- * write (short, interrupted, or io_uring unusable): the caller writes
- * those itself. Entries with result[i] != 1 on entry are left alone. */
+ * becomes 0, or stays 1 where the ring did not finish the write (an error,
+ * short, interrupted, or io_uring unusable): the caller writes those
+ * itself, and its write reports any error. Entries with result[i] != 1 on
+ * entry are left alone. */
 void zp_uring_write(int fd, const void *const *data, const uint64_t *off,
 		    const size_t *len, size_t n, int *result);
 /* Close the rings (library shutdown) / forget them (a forked child). */
