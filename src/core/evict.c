@@ -23,7 +23,7 @@
 #include "internal.h"
 
 #define RUN_GAP 16   /* non-resident pages a run may bridge */
-#define SPAN_MAX 256 /* pages a run may cover: the read buffer */
+#define SPAN_MAX ZP_IO_BUFFER_PAGES /* pages a run may cover */
 
 /* Give up on an eviction algorithm that keeps finding nothing this long. */
 #define EVICT_PATIENCE_NS (10ULL * 1000000000ULL)

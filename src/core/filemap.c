@@ -160,6 +160,46 @@ void zp_filemap_writeback_locked(size_t idx, zp_pte_t pte)
 			 (void *)zp_page_addr(idx));
 }
 
+/* Dirty pages of a zpage_sync(), locked, waiting to go back together. */
+struct sync_batch {
+	size_t n, idx[ZP_BATCH_MAX];
+	zp_pte_t pte[ZP_BATCH_MAX];
+	bool clean[ZP_BATCH_MAX]; /* write-protected: clean once written */
+};
+
+/* Write the batch's pages back at once and unlock them; 0 or the first
+ * error (a page that fails stays dirty). */
+static int sync_flush(struct sync_batch *b, uint8_t *buf)
+{
+	const void *data[ZP_BATCH_MAX];
+	size_t idx[ZP_BATCH_MAX], nread = 0;
+	int res[ZP_BATCH_MAX], wr[ZP_BATCH_MAX], r = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		uint8_t *page = buf + i * ZP_PAGE_SIZE;
+		res[i] = zp_port_read(zp_page_addr(b->idx[i]), page);
+		if (res[i] == 0) {
+			idx[nread] = b->idx[i];
+			data[nread++] = page;
+		}
+	}
+	if (nread > 0)
+		zp_filemap_write_pages(idx, data, nread, wr);
+	for (size_t i = 0, k = 0; i < b->n; i++) {
+		if (res[i] == 0)
+			res[i] = wr[k++];
+		if (res[i] == 0 && b->clean[i])
+			b->pte[i] = (b->pte[i] & ~PTE_DIRTY) | PTE_WP;
+		else if (b->clean[i])
+			zp_port_set_wp(zp_page_addr(b->idx[i]), false);
+		if (r == 0)
+			r = res[i];
+		zp_page_unlock(b->idx[i], b->pte[i]);
+	}
+	b->n = 0;
+	return r;
+}
+
 int zpage_sync(void *addr, size_t size)
 {
 	size_t first;
@@ -176,29 +216,38 @@ int zpage_sync(void *addr, size_t size)
 			 addr, size);
 		return -EINVAL;
 	}
-	uint8_t *buf = zp_scratch();
+	uint8_t *buf = zp_port_thread_buffer(ZP_IO_BUFFER_PAGES * ZP_PAGE_SIZE);
+	if (buf == NULL)
+		return -ENOMEM;
+	struct sync_batch b = { .n = 0 };
 	unsigned key = zpage_irq_lock();
+	/* As k_mem_page_out(): locks are taken with trylock while others are
+	 * held, and the batch goes out before sleeping on one (its holder
+	 * may be a fault waiting for a frame). */
 	for (size_t i = 0; i < size / ZP_PAGE_SIZE && r == 0; i++) {
 		size_t idx = first + i;
-		zp_pte_t pte = zp_page_lock(idx);
-		if (pte_state(pte) == PS_RESIDENT && (pte & PTE_DIRTY)) {
-			/* Write-protected first: a write from now on faults
-			 * and marks the page dirty again. A zapped page the
-			 * host may map back itself stays dirty (its next
-			 * write might go unseen). */
-			bool clean = zp.port.write_protect &&
-				     !(pte & PTE_ZAPPED) &&
-				     zp_port_set_wp(zp_page_addr(idx), true) == 0;
-			r = zp_port_read(zp_page_addr(idx), buf);
-			if (r == 0)
-				r = zp_filemap_write(idx, buf);
-			if (clean && r == 0)
-				pte = (pte & ~PTE_DIRTY) | PTE_WP;
-			else if (clean)
-				zp_port_set_wp(zp_page_addr(idx), false);
+		zp_pte_t pte;
+		if (!zp_page_trylock(idx, &pte)) {
+			r = sync_flush(&b, buf);
+			pte = zp_page_lock(idx);
 		}
-		zp_page_unlock(idx, pte);
+		if (pte_state(pte) != PS_RESIDENT || !(pte & PTE_DIRTY)) {
+			zp_page_unlock(idx, pte);
+			continue;
+		}
+		/* Write-protected first: a write from now on faults and marks
+		 * the page dirty again. A zapped page the host may map back
+		 * itself stays dirty (its next write might go unseen). */
+		bool clean = zp.port.write_protect && !(pte & PTE_ZAPPED) &&
+			     zp_port_set_wp(zp_page_addr(idx), true) == 0;
+		b.idx[b.n] = idx;
+		b.pte[b.n] = pte;
+		b.clean[b.n++] = clean;
+		if (b.n == ZP_BATCH_MAX && r == 0)
+			r = sync_flush(&b, buf);
 	}
+	int last = sync_flush(&b, buf);
+	r = r != 0 ? r : last;
 	zpage_irq_unlock(key);
 	if (r == 0)
 		r = zp_port_handle_sync(m->handle);

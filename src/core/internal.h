@@ -389,6 +389,9 @@ void zp_frame_release(size_t f) ZP_HIDDEN;
 /* ---- Eviction (evict.c) ------------------------------------------------ */
 
 #define ZP_BATCH_MAX 64 /* victims per batch */
+/* Pages of the calling thread's I/O buffer (zp_port_thread_buffer: one
+ * size for all its users). */
+#define ZP_IO_BUFFER_PAGES 256
 
 /* A page being evicted: locked by the evicting thread, frame marked busy. */
 struct zp_victim {
