@@ -8,8 +8,7 @@
 # Programs: sqlite3 (inserts, an index, a query mix), xz (compressing a
 # generated file), sort (a text file), the C compiler proper (cc1 on a
 # generated source file). Data references only (lackey's instruction
-# fetches left out), at most 4 million records (64 MB) per trace; valgrind
-# does not stop when the converter has enough, so each run is timed out.
+# fetches left out), at most 4 million records (64 MB) per trace.
 # Needs valgrind, sqlite3, xz, gcc and the zpage tool (make build).
 set -eu
 out=${1:-build/traces}
@@ -22,13 +21,27 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# lackey writes its trace to the log descriptor: fd 9, the pipe.
+# lackey writes its trace to a fifo the converter reads. valgrind does not
+# notice the converter stop when it has --max records (a write to the
+# fifo's closed end fails silently) and lets its program catch SIGTERM: it
+# is killed then (SIGKILL), or after 300 s. A trace already there is kept;
+# one cut short is not (written under another name until complete).
 record() {
 	name=$1
 	shift
+	[ -s "$out/$name.zpt" ] && { echo "make-traces: $name (kept)" >&2; return; }
 	echo "make-traces: $name" >&2
-	timeout 300 valgrind --tool=lackey --trace-mem=yes --log-fd=9 "$@" 9>&1 >/dev/null 2>&1 |
-		"$zpage" convert --from lackey --max 4000000 - "$out/$name.zpt" || true
+	rm -f "$work/fifo"
+	mkfifo "$work/fifo"
+	"$zpage" convert --from lackey --max 4000000 - "$out/$name.zpt.part" \
+		<"$work/fifo" &
+	conv=$!
+	timeout -s KILL 300 valgrind --tool=lackey --trace-mem=yes \
+		--log-file="$work/fifo" "$@" >/dev/null 2>&1 &
+	tmo=$!
+	if wait $conv; then mv "$out/$name.zpt.part" "$out/$name.zpt"; fi
+	pkill -9 -P $tmo 2>/dev/null || true
+	wait $tmo 2>/dev/null || true
 }
 
 # Input data, made here so that the traces are reproducible.
